@@ -1,0 +1,58 @@
+//! The contract between tutti's engine and the modules that manage hosts,
+//! and the built-in modules themselves.
+//!
+//! A module validates its parameters in [`Module::prepare`], looks at the
+//! host through the read-only [`HostRead`] in [`Prepared::check`], and only
+//! in [`Prepared::apply`] gets a [`Host`] that can change anything. The
+//! engine never calls `apply` in check mode, so check mode cannot write.
+
+pub mod cmd;
+pub mod commands;
+pub mod host;
+pub mod module;
+pub mod params;
+pub mod plan;
+pub mod text;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use cmd::{Cmd, quote};
+pub use host::{Host, HostError, HostRead, Output};
+pub use module::{Args, Module, ModuleError, ParamError, Prepared};
+pub use plan::{Applied, Diff, Facts, Plan};
+
+/// Every built-in module, sorted by name (a test keeps it sorted).
+static BUILTINS: &[&dyn Module] = &[
+    &commands::command::Command,
+    &commands::ping::Ping,
+    &commands::raw::Raw,
+    &commands::shell::Shell,
+];
+
+/// Every built-in module, sorted by name.
+pub fn builtins() -> &'static [&'static dyn Module] {
+    BUILTINS
+}
+
+/// The built-in module with this short name.
+pub fn find(name: &str) -> Option<&'static dyn Module> {
+    BUILTINS
+        .binary_search_by(|m| m.name().cmp(name))
+        .ok()
+        .map(|i| BUILTINS[i])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn registry_is_sorted_and_unique() {
+        let names: Vec<&str> = super::builtins().iter().map(|m| m.name()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert!(super::find("command").is_some());
+        assert!(super::find("nope").is_none());
+    }
+}

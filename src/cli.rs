@@ -1,0 +1,203 @@
+//! The command line: `tutti adhoc|inventory ...`, and the same binary
+//! answering as `ansible` and `ansible-inventory` when invoked under those
+//! names (a symlink), with their own argument shapes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tutti",
+    version,
+    about = "Agentless configuration management over SSH that speaks Ansible"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one module on the hosts matching a pattern (like `ansible`).
+    Adhoc(Box<AdhocCli>),
+    /// Show the inventory (like `ansible-inventory`).
+    Inventory(InventoryCli),
+}
+
+/// Output format for results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Ansible's look.
+    Human,
+    /// One JSON event per line.
+    Json,
+}
+
+/// Options shared by commands that connect to hosts.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Inventory source: a file, a directory, or a list `host1,host2,` (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "SOURCE", action = clap::ArgAction::Append)]
+    pub inventory: Vec<String>,
+    /// Further limit the selected hosts with a pattern.
+    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    pub limit: Option<String>,
+    /// How many hosts to work on at once.
+    #[arg(short = 'f', long = "forks", value_name = "N")]
+    pub forks: Option<usize>,
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user", value_name = "REMOTE_USER")]
+    pub user: Option<String>,
+    /// Extra variables: `k=v`, JSON, or `@file` (repeatable; they always win).
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS", action = clap::ArgAction::Append)]
+    pub extra_vars: Vec<String>,
+    /// Run operations with become (sudo).
+    #[arg(short = 'b', long = "become")]
+    pub become_: bool,
+    /// Become this user (default root).
+    #[arg(long = "become-user", value_name = "USER")]
+    pub become_user: Option<String>,
+    /// Privilege escalation method (only sudo for now).
+    #[arg(long = "become-method", value_name = "METHOD")]
+    pub become_method: Option<String>,
+    /// Ask for the privilege escalation password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    pub ask_become_pass: bool,
+    /// Read the privilege escalation password from a file.
+    #[arg(long = "become-password-file", value_name = "FILE")]
+    pub become_password_file: Option<PathBuf>,
+    /// Ask for the connection password.
+    #[arg(short = 'k', long = "ask-pass")]
+    pub ask_pass: bool,
+    /// Read the connection password from a file.
+    #[arg(long = "connection-password-file", value_name = "FILE")]
+    pub connection_password_file: Option<PathBuf>,
+    /// Connection timeout in seconds (default 10).
+    #[arg(short = 'T', long = "timeout", value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Give up on a command after this many seconds (default: never).
+    #[arg(long = "task-timeout", value_name = "SECONDS")]
+    pub task_timeout: Option<u64>,
+    /// Connection type: ssh or local.
+    #[arg(short = 'c', long = "connection", value_name = "TYPE")]
+    pub connection: Option<String>,
+    /// Private key file for SSH.
+    #[arg(long = "private-key", visible_alias = "key-file", value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+    /// Extra arguments for SSH (`-o Key=Value`, `-J host`).
+    #[arg(
+        long = "ssh-common-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub ssh_common_args: Option<String>,
+    /// More extra arguments for SSH.
+    #[arg(
+        long = "ssh-extra-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub ssh_extra_args: Option<String>,
+    /// Don't change anything; predict what would change.
+    #[arg(short = 'C', long = "check")]
+    pub check: bool,
+    /// Show differences in changed files.
+    #[arg(short = 'D', long = "diff")]
+    pub diff: bool,
+    /// More output (repeat for more).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Output format.
+    #[arg(
+        long = "output",
+        value_enum,
+        env = "TUTTI_OUTPUT",
+        default_value = "human"
+    )]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AdhocCli {
+    /// Host pattern (`all`, `web:&prod`, `~db\d+`, ...).
+    pub pattern: String,
+    /// Module to run.
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
+    pub module: String,
+    /// Module arguments: `k=v` words or JSON.
+    #[arg(short = 'a', long = "args", allow_hyphen_values = true)]
+    pub args: Option<String>,
+    /// One line per host.
+    #[arg(short = 'o', long = "one-line")]
+    pub one_line: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ansible",
+    version,
+    about = "Run one module on hosts (tutti's `adhoc`)"
+)]
+pub struct AnsibleCli {
+    #[command(flatten)]
+    pub adhoc: AdhocCli,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InventoryCli {
+    /// Inventory source (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "SOURCE", action = clap::ArgAction::Append)]
+    pub inventory: Vec<String>,
+    /// Print all hosts and groups as JSON.
+    #[arg(long = "list", conflicts_with_all = ["graph", "host"])]
+    pub list: bool,
+    /// Print the group tree, from GROUP (default all).
+    #[arg(long = "graph", num_args = 0..=1, default_missing_value = "all", value_name = "GROUP")]
+    pub graph: Option<String>,
+    /// Print one host's variables.
+    #[arg(long = "host", value_name = "NAME")]
+    pub host: Option<String>,
+    /// With --graph, show variables too.
+    #[arg(long = "vars")]
+    pub vars: bool,
+    /// Limit to hosts matching a pattern.
+    #[arg(short = 'l', long = "limit")]
+    pub limit: Option<String>,
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ansible-inventory",
+    version,
+    about = "Show the inventory (tutti's `inventory`)"
+)]
+pub struct AnsibleInventoryCli {
+    #[command(flatten)]
+    pub inventory: InventoryCli,
+}
+
+/// What the process was asked to do, whatever name it was called by.
+pub enum Invocation {
+    Tutti(Cli),
+    Ansible(Box<AnsibleCli>),
+    AnsibleInventory(AnsibleInventoryCli),
+}
+
+/// Parses the command line, choosing the grammar by the program name.
+pub fn parse() -> Invocation {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let name = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.as_str() {
+        "ansible" => Invocation::Ansible(Box::new(AnsibleCli::parse())),
+        "ansible-inventory" => Invocation::AnsibleInventory(AnsibleInventoryCli::parse()),
+        _ => Invocation::Tutti(Cli::parse()),
+    }
+}

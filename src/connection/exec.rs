@@ -1,0 +1,144 @@
+//! Driving one running command to completion, the same way for SSH
+//! channels and local processes: feed stdin, collect stdout and stderr
+//! separately, handle the become prompt, and enforce the deadline.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::time::Instant;
+use tutti_modules::{HostError, Output};
+
+use super::r#become::{Step, Watcher};
+use crate::secret::Secret;
+
+/// Something a running command reports.
+#[derive(Debug)]
+pub enum Event {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// The exit status (or `-signal`); more output may still follow.
+    Exit(i32),
+    /// The command is gone and nothing more will arrive.
+    Closed,
+}
+
+/// A running command, as the driver sees it.
+#[async_trait]
+pub trait Process: Send {
+    async fn next_event(&mut self) -> Result<Event, HostError>;
+    async fn write_stdin(&mut self, data: &[u8]) -> Result<(), HostError>;
+    async fn close_stdin(&mut self) -> Result<(), HostError>;
+    /// Stops the command (on timeout or become failure).
+    async fn kill(&mut self);
+}
+
+/// Escalation state for one command.
+pub struct BecomeRun<'a> {
+    pub watcher: Watcher,
+    pub password: Option<&'a Secret>,
+    /// How long to wait for the prompt or the success marker.
+    pub timeout: Duration,
+}
+
+/// Runs `p` to completion and returns what it printed and its status.
+pub async fn drive(
+    p: &mut dyn Process,
+    stdin: Option<&[u8]>,
+    mut become_run: Option<BecomeRun<'_>>,
+    deadline: Option<Duration>,
+) -> Result<Output, HostError> {
+    let started = Instant::now();
+    let mut out = Output::default();
+    let mut exit: Option<i32> = None;
+    let mut stdin_sent = false;
+    if become_run.is_none() {
+        send_stdin(p, stdin).await?;
+        stdin_sent = true;
+    }
+    loop {
+        let limit = match (&become_run, deadline) {
+            (Some(b), _) if !b.watcher.is_done() => Some(b.timeout),
+            (_, d) => d,
+        };
+        let event = match limit {
+            Some(limit) => {
+                let left = limit.saturating_sub(started.elapsed());
+                match tokio::time::timeout(left, p.next_event()).await {
+                    Ok(e) => e?,
+                    Err(_) => {
+                        p.kill().await;
+                        if let Some(b) = &become_run
+                            && !b.watcher.is_done()
+                        {
+                            return Err(HostError::Become(format!(
+                                "Timeout ({}s) waiting for privilege escalation prompt: {}",
+                                b.timeout.as_secs(),
+                                b.watcher.seen().trim()
+                            )));
+                        }
+                        return Err(HostError::Timeout(limit));
+                    }
+                }
+            }
+            None => p.next_event().await?,
+        };
+        let (o, e): (&[u8], &[u8]) = match &event {
+            Event::Stdout(d) => (d, &[]),
+            Event::Stderr(d) => (&[], d),
+            _ => (&[], &[]),
+        };
+        match become_run.as_mut() {
+            Some(b) if !b.watcher.is_done() => match b.watcher.feed(o, e) {
+                Step::Wait => {}
+                Step::SendPassword => {
+                    let pw = b.password.map(Secret::expose).unwrap_or_default();
+                    p.write_stdin(format!("{pw}\n").as_bytes()).await?;
+                }
+                Step::Escalated => {
+                    let (so, se) = b.watcher.take_output();
+                    out.stdout.extend_from_slice(&so);
+                    out.stderr.extend_from_slice(&se);
+                    send_stdin(p, stdin).await?;
+                    stdin_sent = true;
+                }
+                Step::Failed(msg) => {
+                    p.kill().await;
+                    return Err(HostError::Become(msg));
+                }
+            },
+            _ => {
+                out.stdout.extend_from_slice(o);
+                out.stderr.extend_from_slice(e);
+            }
+        }
+        match event {
+            Event::Exit(rc) => exit = Some(rc),
+            Event::Closed => break,
+            _ => {}
+        }
+    }
+    if let Some(b) = become_run.as_mut()
+        && !b.watcher.is_done()
+    {
+        // The wrapper ended before escalating: sudo refused.
+        let seen = b.watcher.seen();
+        let msg = seen.trim();
+        return Err(HostError::Become(if msg.is_empty() {
+            "privilege escalation failed".to_string()
+        } else {
+            format!("privilege escalation failed: {msg}")
+        }));
+    }
+    let _ = stdin_sent;
+    out.rc = exit.unwrap_or(-1);
+    Ok(out)
+}
+
+async fn send_stdin(p: &mut dyn Process, stdin: Option<&[u8]>) -> Result<(), HostError> {
+    if let Some(data) = stdin
+        && !data.is_empty()
+    {
+        p.write_stdin(data).await?;
+    }
+    p.close_stdin().await
+}

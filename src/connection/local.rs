@@ -1,0 +1,180 @@
+//! The local connection: commands run as processes on the controller
+//! through `/bin/sh -c`, behind the same `Host` trait as SSH.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tutti_modules::{Cmd, Host, HostError, HostRead, Output};
+
+use super::r#become::{self, Become, Watcher};
+use super::exec::{self, BecomeRun, Event, Process};
+
+/// Commands on the controller itself.
+#[derive(Debug, Clone, Default)]
+pub struct LocalHost {
+    pub become_: Option<Become>,
+    pub become_timeout: Duration,
+    pub command_timeout: Option<Duration>,
+}
+
+impl LocalHost {
+    async fn exec(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        let script = cmd.render();
+        let key = r#become::new_key();
+        let script = match &self.become_ {
+            Some(b) => r#become::wrap(&script, b, &key),
+            None => script,
+        };
+        let mut child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| HostError::Failed(format!("cannot start /bin/sh: {e}")))?;
+        let mut proc = LocalProcess::new(&mut child)?;
+        let become_run = self.become_.as_ref().map(|b| BecomeRun {
+            watcher: Watcher::new(&key, b.password.is_some()),
+            password: b.password.as_ref(),
+            timeout: self.become_timeout,
+        });
+        let result = exec::drive(
+            &mut proc,
+            cmd.stdin_data(),
+            become_run,
+            self.command_timeout,
+        )
+        .await;
+        drop(proc);
+        let status = child.wait().await;
+        let mut out = result?;
+        if out.rc == -1 {
+            out.rc = match status {
+                Ok(s) => exit_code(s),
+                Err(e) => return Err(HostError::Failed(format!("lost the process: {e}"))),
+            };
+        }
+        Ok(out)
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => -sig,
+        (None, None) => -1,
+    }
+}
+
+#[async_trait]
+impl HostRead for LocalHost {
+    async fn probe(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        self.exec(cmd).await
+    }
+}
+
+#[async_trait]
+impl Host for LocalHost {
+    async fn run(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        self.exec(cmd).await
+    }
+}
+
+struct LocalProcess {
+    stdin: Option<ChildStdin>,
+    events: mpsc::Receiver<Event>,
+    pid: Option<u32>,
+}
+
+impl LocalProcess {
+    fn new(child: &mut Child) -> Result<Self, HostError> {
+        let missing = || HostError::Failed("child process has no pipes".to_string());
+        let stdout = child.stdout.take().ok_or_else(missing)?;
+        let stderr = child.stderr.take().ok_or_else(missing)?;
+        let (tx, rx) = mpsc::channel(64);
+        // Two readers and a counter: `Closed` is sent once both pipes end,
+        // so no output is lost after the process exits.
+        let (done_tx, mut done_rx) = mpsc::channel::<()>(2);
+        spawn_reader(stdout, tx.clone(), done_tx.clone(), Event::Stdout);
+        spawn_reader(stderr, tx.clone(), done_tx, Event::Stderr);
+        tokio::spawn(async move {
+            let mut n = 0;
+            while done_rx.recv().await.is_some() {
+                n += 1;
+                if n == 2 {
+                    break;
+                }
+            }
+            let _ = tx.send(Event::Closed).await;
+        });
+        Ok(LocalProcess {
+            stdin: child.stdin.take(),
+            events: rx,
+            pid: child.id(),
+        })
+    }
+}
+
+fn spawn_reader<R>(
+    mut pipe: R,
+    tx: mpsc::Sender<Event>,
+    done: mpsc::Sender<()>,
+    wrap: fn(Vec<u8>) -> Event,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match pipe.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(wrap(buf[..n].to_vec())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = done.send(()).await;
+    });
+}
+
+#[async_trait]
+impl Process for LocalProcess {
+    async fn next_event(&mut self) -> Result<Event, HostError> {
+        Ok(self.events.recv().await.unwrap_or(Event::Closed))
+    }
+
+    async fn write_stdin(&mut self, data: &[u8]) -> Result<(), HostError> {
+        if let Some(stdin) = self.stdin.as_mut() {
+            // A command that exits without reading its stdin is not an error.
+            let _ = stdin.write_all(data).await;
+        }
+        Ok(())
+    }
+
+    async fn close_stdin(&mut self) -> Result<(), HostError> {
+        self.stdin = None;
+        Ok(())
+    }
+
+    async fn kill(&mut self) {
+        self.stdin = None;
+        if let Some(pid) = self.pid {
+            // The shell may have children; ask the whole group nicely via
+            // `kill`, the child itself is killed on drop.
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Connections to hosts: SSH (russh) and local processes, behind the
+//! modules' `Host` trait. [`resolve`] turns a host's variables, the
+//! command line and `~/.ssh/config` into a [`Connection`].
+
+pub mod r#become;
+pub mod exec;
+pub mod known_hosts;
+pub mod local;
+pub mod resolve;
+pub mod ssh;
+pub mod ssh_config;
+
+use async_trait::async_trait;
+use tutti_modules::{Cmd, Host, HostError, HostRead, Output};
+
+pub use resolve::{ConnOptions, resolve};
+
+/// One host's connection, opened lazily on the first command.
+pub enum Connection {
+    Local(local::LocalHost),
+    Ssh(Box<ssh::SshHost>),
+}
+
+impl Connection {
+    /// Closes the connection if it was opened.
+    pub async fn close(&self) {
+        if let Connection::Ssh(s) = self {
+            s.close().await;
+        }
+    }
+
+    /// `ssh` or `local`, as Ansible names connection plugins.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Connection::Local(_) => "local",
+            Connection::Ssh(_) => "ssh",
+        }
+    }
+}
+
+#[async_trait]
+impl HostRead for Connection {
+    async fn probe(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        match self {
+            Connection::Local(h) => h.probe(cmd).await,
+            Connection::Ssh(h) => h.probe(cmd).await,
+        }
+    }
+}
+
+#[async_trait]
+impl Host for Connection {
+    async fn run(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        match self {
+            Connection::Local(h) => h.run(cmd).await,
+            Connection::Ssh(h) => h.run(cmd).await,
+        }
+    }
+}

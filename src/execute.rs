@@ -1,0 +1,119 @@
+//! One module on one host: validate, check, and apply only when the plan
+//! says so and check mode is off. Shared by ad-hoc runs and playbooks.
+
+use serde_json::{Map, Value};
+use tutti_modules::{Args, Host, HostError, Module, ModuleError, Plan};
+
+use crate::output::Status;
+
+/// How a module run ended, with Ansible's result keys.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub result: Map<String, Value>,
+}
+
+fn failed(msg: impl Into<String>, mut result: Map<String, Value>) -> Outcome {
+    result.entry("changed").or_insert(Value::Bool(false));
+    result.insert("failed".into(), Value::Bool(true));
+    result.insert("msg".into(), Value::String(msg.into()));
+    Outcome {
+        status: Status::Failed,
+        result,
+    }
+}
+
+fn from_host_error(e: HostError) -> Outcome {
+    match e {
+        HostError::Unreachable(msg) => {
+            let mut r = Map::new();
+            r.insert("changed".into(), Value::Bool(false));
+            r.insert("msg".into(), Value::String(msg));
+            r.insert("unreachable".into(), Value::Bool(true));
+            Outcome {
+                status: Status::Unreachable,
+                result: r,
+            }
+        }
+        other => failed(other.to_string(), Map::new()),
+    }
+}
+
+fn from_module_error(e: ModuleError) -> Outcome {
+    match e {
+        ModuleError::Host(h) => from_host_error(h),
+        ModuleError::Failed { msg, result } => failed(msg, result),
+    }
+}
+
+/// Runs `module` with `args` on `host`. In check mode nothing that could
+/// change the host is called: `apply` is reached only outside check mode.
+pub async fn run(module: &dyn Module, args: Args, host: &dyn Host, check_mode: bool) -> Outcome {
+    let prepared = match module.prepare(args) {
+        Ok(p) => p,
+        Err(e) => return failed(e.msg, Map::new()),
+    };
+    let plan = match prepared.check(host).await {
+        Ok(p) => p,
+        Err(e) => return from_module_error(e),
+    };
+    match plan {
+        Plan::InSync { mut result } => {
+            result.insert("changed".into(), Value::Bool(false));
+            Outcome {
+                status: Status::Ok,
+                result,
+            }
+        }
+        Plan::Change {
+            mut result, diff, ..
+        } if check_mode => {
+            result.insert("changed".into(), Value::Bool(true));
+            if !diff.is_empty() {
+                result.insert(
+                    "diff".into(),
+                    serde_json::to_value(&diff).unwrap_or(Value::Null),
+                );
+            }
+            Outcome {
+                status: Status::Changed,
+                result,
+            }
+        }
+        Plan::Unpredictable { reason } if check_mode => {
+            let mut r = Map::new();
+            r.insert("changed".into(), Value::Bool(false));
+            r.insert("msg".into(), Value::String(reason));
+            r.insert("skipped".into(), Value::Bool(true));
+            Outcome {
+                status: Status::Skipped,
+                result: r,
+            }
+        }
+        plan => match prepared.apply(plan, host).await {
+            Err(e) => from_module_error(e),
+            Ok(applied) => {
+                let mut r = applied.result;
+                r.insert("changed".into(), Value::Bool(applied.changed));
+                if let Some(msg) = applied.msg {
+                    r.insert("msg".into(), Value::String(msg));
+                }
+                if !applied.diff.is_empty() {
+                    r.insert(
+                        "diff".into(),
+                        serde_json::to_value(&applied.diff).unwrap_or(Value::Null),
+                    );
+                }
+                let status = if applied.failed {
+                    r.insert("failed".into(), Value::Bool(true));
+                    Status::Failed
+                } else if applied.changed {
+                    Status::Changed
+                } else {
+                    Status::Ok
+                };
+                Outcome { status, result: r }
+            }
+        },
+    }
+}

@@ -1,0 +1,20 @@
+//! tutti: agentless configuration management over SSH that speaks Ansible.
+//!
+//! The binary in `main.rs` is thin; this library holds the engine so tests
+//! can drive it. Data flows one way: command line → config → inventory →
+//! runner → connections → output (see DESIGN.md §1).
+
+pub mod adhoc;
+pub mod args;
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod diagnostic;
+pub mod execute;
+pub mod extra_vars;
+pub mod inventory;
+pub mod inventory_cmd;
+pub mod output;
+pub mod secret;
+pub mod session;
+pub mod yaml;

@@ -1,0 +1,51 @@
+//! The `tutti` binary: parse the command line, run, map the outcome to
+//! Ansible's exit codes (0 ok, 1 error, 2 host failed, 4 unreachable or
+//! parse error, 5 bad options, 99 interrupted).
+
+use std::process::ExitCode;
+
+use tutti::cli::{self, Command, Invocation};
+use tutti::diagnostic::Diagnostic;
+
+fn main() -> ExitCode {
+    let invocation = cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("[ERROR]: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(async {
+        tokio::select! {
+            r = dispatch(&invocation) => match r {
+                Ok(code) => code,
+                Err(d) => {
+                    eprint!("{d}");
+                    d.exit_code()
+                }
+            },
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("[ERROR]: User interrupted execution");
+                99
+            }
+        }
+    });
+    // In-flight commands are abandoned on interrupt; don't wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    ExitCode::from(code)
+}
+
+async fn dispatch(inv: &Invocation) -> Result<u8, Diagnostic> {
+    match inv {
+        Invocation::Tutti(c) => match &c.command {
+            Command::Adhoc(a) => tutti::adhoc::run(a).await,
+            Command::Inventory(i) => tutti::inventory_cmd::run(i),
+        },
+        Invocation::Ansible(a) => tutti::adhoc::run(&a.adhoc).await,
+        Invocation::AnsibleInventory(i) => tutti::inventory_cmd::run(&i.inventory),
+    }
+}

@@ -1,0 +1,109 @@
+//! Everything tutti prints about a run goes through one printer task fed
+//! by a channel, so lines from concurrent hosts never interleave.
+
+pub mod json;
+pub mod minimal;
+pub mod pyjson;
+
+use std::io::Write;
+
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How a host's task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Changed,
+    Failed,
+    Unreachable,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Changed => "changed",
+            Status::Failed => "failed",
+            Status::Unreachable => "unreachable",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// One host's result for one task.
+#[derive(Debug, Clone)]
+pub struct HostResult {
+    pub host: String,
+    pub status: Status,
+    /// The module's short name (decides the ad-hoc layout).
+    pub module: String,
+    /// Result keys in Ansible's names, `changed` and `failed` included.
+    pub result: Map<String, Value>,
+}
+
+/// Something to print.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Result(HostResult),
+    Warning(String),
+    /// Per-host counts at the end of an ad-hoc run.
+    Done {
+        stats: Vec<(String, Status)>,
+    },
+}
+
+/// The output format chosen on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Ansible's `minimal` callback (ad-hoc's default).
+    Minimal,
+    /// Ansible's `oneline` callback (`-o`).
+    OneLine,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Whether to colour human output: only on a terminal, unless forced.
+pub fn use_color() -> bool {
+    let env_true = |k: &str| {
+        std::env::var(k)
+            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+            .unwrap_or(false)
+    };
+    if std::env::var_os("NO_COLOR").is_some() || env_true("ANSIBLE_NOCOLOR") {
+        return false;
+    }
+    if env_true("ANSIBLE_FORCE_COLOR") {
+        return true;
+    }
+    console::Term::stdout().is_term()
+}
+
+/// Starts the printer; send events, drop the sender, await the handle.
+pub fn spawn(format: Format) -> (mpsc::UnboundedSender<Event>, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let color = format != Format::Json && use_color();
+    let handle = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            let (out, err) = match format {
+                Format::Minimal => minimal::render(&event, color, false),
+                Format::OneLine => minimal::render(&event, color, true),
+                Format::Json => (json::render(&event), Vec::new()),
+            };
+            // A closed pipe (`| head`) must not panic the printer.
+            if !out.is_empty() {
+                let mut so = std::io::stdout().lock();
+                let _ = so.write_all(&out);
+                let _ = so.flush();
+            }
+            if !err.is_empty() {
+                let mut se = std::io::stderr().lock();
+                let _ = se.write_all(&err);
+            }
+        }
+    });
+    (tx, handle)
+}
