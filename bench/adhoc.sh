@@ -90,7 +90,7 @@ cp "$FLEET_KNOWN_HOSTS" "$work/home-tutti/.ssh/known_hosts"
 cp "$FLEET_INVENTORY" "$out/inventory.ini"
 
 tsv=$out/runs.tsv
-printf 'tool\trun\twall_s\tpeak_pss_mb\tpeak_procs\tcpu_s\tok_hosts\texit\tload1\n' >"$tsv"
+printf 'tool\trun\twall_s\tpeak_pss_mb\tmax_rss_mb\tpeak_procs\tcpu_s\tok_hosts\texit\tload1\n' >"$tsv"
 
 # run_one TOOL REP
 run_one() {
@@ -131,10 +131,10 @@ path, tool, rep, ok, load1 = sys.argv[1:]
 try:
     r = json.load(open(path))
 except (OSError, ValueError):
-    r = {"wall_s": "", "peak_pss_mb": "", "peak_procs": "", "cpu_s": "", "exit": "no-result"}
-print("\t".join(str(x) for x in (tool, rep, r["wall_s"], r["peak_pss_mb"], r["peak_procs"], r["cpu_s"], ok, r["exit"], load1)))
+    r = {"wall_s": "", "peak_pss_mb": "", "max_rss_mb": "", "peak_procs": "", "cpu_s": "", "exit": "no-result"}
+print("\t".join(str(x) for x in (tool, rep, r["wall_s"], r["peak_pss_mb"], r["max_rss_mb"], r["peak_procs"], r["cpu_s"], ok, r["exit"], load1)))
 PY
-  tail -n 1 "$tsv" | awk -F'\t' '{printf "   %-8s run %s: wall %6s s  peak tree PSS %7s MB  procs %4s  cpu %6s s  ok %3s  exit %s  (load1 %s)\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}'
+  tail -n 1 "$tsv" | awk -F'\t' '{printf "   %-8s run %s: wall %6s s  peak tree PSS %7s MB  max RSS %6s MB  procs %4s  cpu %6s s  ok %3s  exit %s  (load1 %s)\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10}'
 }
 
 for ((rep = 1; rep <= reps; rep++)); do
@@ -153,10 +153,10 @@ done
   "$py" - "$tsv" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-print("| tool | run | wall s | peak tree PSS MB | peak procs | CPU s | ok hosts | exit | load1 |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| tool | run | wall s | peak tree PSS MB | max RSS MB (1 proc) | peak procs | CPU s | ok hosts | exit | load1 |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
-    print(f"| {r['tool']} | {r['run']} | {r['wall_s']} | {r['peak_pss_mb']} | {r['peak_procs']} | {r['cpu_s']} | {r['ok_hosts']} | {r['exit']} | {r['load1']} |")
+    print(f"| {r['tool']} | {r['run']} | {r['wall_s']} | {r['peak_pss_mb']} | {r['max_rss_mb']} | {r['peak_procs']} | {r['cpu_s']} | {r['ok_hosts']} | {r['exit']} | {r['load1']} |")
 def med(tool, key):
     vals = [float(r[key]) for r in rows if r["tool"] == tool and r[key] not in ("", None)]
     return statistics.median(vals) if vals else None

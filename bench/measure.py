@@ -2,12 +2,13 @@
 """bench/measure.py — runs one command and measures its wall time and the PEAK memory of its
 whole process tree: every 100 ms it sums PSS (/proc/<pid>/smaps_rollup) over the command and
 all its descendants, plus any process whose command line contains a --match string (e.g. the
-ssh ControlMasters Ansible daemonizes out of the tree). Also reports the CPU time of the
-waited-for tree (user+sys) and the peak process count.
+ssh ControlMasters Ansible daemonizes out of the tree). The first second is sampled every 20 ms
+so that short runs are caught too. Also reports the CPU time of the waited-for tree
+(user+sys), the largest single process's max RSS, and the peak process count.
 
 usage: measure.py --out RESULT.json [--match STR]... [--interval 0.1] -- CMD ARGS...
 The command's stdout/stderr are inherited; RESULT.json gets
-{"wall_s", "peak_pss_mb", "peak_procs", "cpu_s", "exit", "samples"}.
+{"wall_s", "peak_pss_mb", "max_rss_mb", "peak_procs", "cpu_s", "exit", "samples"}.
 """
 import argparse
 import json
@@ -80,6 +81,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--match", action="append", default=[])
     ap.add_argument("--interval", type=float, default=0.1)
+    ap.add_argument("--fast-interval", type=float, default=0.02)
+    ap.add_argument("--fast-for", type=float, default=1.0, help="seconds of fast sampling")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     cmd = args.cmd[1:] if args.cmd and args.cmd[0] == "--" else args.cmd
@@ -97,7 +100,9 @@ def main():
         samples += 1
         peak_kb = max(peak_kb, total)
         peak_procs = max(peak_procs, len(pids))
-        deadline = time.monotonic() + args.interval
+        now = time.monotonic()
+        fast = now - start < args.fast_for
+        deadline = now + (args.fast_interval if fast else args.interval)
         while time.monotonic() < deadline:
             status = child.poll()
             if status is not None:
@@ -110,6 +115,7 @@ def main():
     result = {
         "wall_s": round(wall, 3),
         "peak_pss_mb": round(peak_kb / 1024, 1),
+        "max_rss_mb": round(ru.ru_maxrss / 1024, 1),
         "peak_procs": peak_procs,
         "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
         "exit": status,
