@@ -231,6 +231,7 @@ pub fn conn_options(
         become_flags: cfg.become_flags(),
         ssh_config: Arc::new(ssh_config),
         ssh_options,
+        pool: Arc::default(),
     })
 }
 

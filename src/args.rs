@@ -19,24 +19,28 @@ const RAW_OPTIONS: &[&str] = &[
     "cmd",
 ];
 
-/// Modules whose free-form text is a command, not `k=v` pairs.
+/// Modules whose free-form text is a command: only their few options are
+/// taken out of it as `k=v`; every other word stays part of the command.
+pub fn is_free_form_command(module: &str) -> bool {
+    matches!(module, "command" | "shell" | "raw" | "script")
+}
+
+/// Modules that accept a bare value (`include_tasks: file.yml`,
+/// `meta: flush_handlers`) as `_raw_params`.
 pub fn takes_raw_params(module: &str) -> bool {
-    matches!(
-        module,
-        "command"
-            | "shell"
-            | "raw"
-            | "script"
-            | "include_vars"
-            | "include_tasks"
-            | "import_tasks"
-            | "include_role"
-            | "import_role"
-            | "add_host"
-            | "group_by"
-            | "set_fact"
-            | "meta"
-    )
+    is_free_form_command(module)
+        || matches!(
+            module,
+            "include_vars"
+                | "include_tasks"
+                | "import_tasks"
+                | "include_role"
+                | "import_role"
+                | "add_host"
+                | "group_by"
+                | "set_fact"
+                | "meta"
+        )
 }
 
 /// One word of the input and what separated it from the previous word.
@@ -145,7 +149,7 @@ fn is_key(k: &str) -> bool {
 /// Parses `k=v` pairs; for modules that take a command, words that are not
 /// one of their options form `_raw_params`.
 pub fn parse_kv(module: &str, s: &str) -> Result<Map<String, Value>, String> {
-    let raw_module = takes_raw_params(module);
+    let raw_module = is_free_form_command(module);
     let mut out = Map::new();
     let mut raw: Vec<String> = Vec::new();
     let mut pending_newline = false;

@@ -19,6 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run playbooks (like `ansible-playbook`).
+    Playbook(Box<PlaybookCli>),
     /// Run one module on the hosts matching a pattern (like `ansible`).
     Adhoc(Box<AdhocCli>),
     /// Show the inventory (like `ansible-inventory`).
@@ -135,6 +137,56 @@ pub struct AdhocCli {
     pub connect: ConnectArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct PlaybookCli {
+    /// Playbook files, run in order.
+    #[arg(required = true, value_name = "PLAYBOOK")]
+    pub playbooks: Vec<PathBuf>,
+    /// Only run plays and tasks tagged with these (repeatable, comma-separated).
+    #[arg(short = 't', long = "tags", action = clap::ArgAction::Append)]
+    pub tags: Vec<String>,
+    /// Skip plays and tasks tagged with these.
+    #[arg(long = "skip-tags", action = clap::ArgAction::Append)]
+    pub skip_tags: Vec<String>,
+    /// Check the playbooks' syntax and exit.
+    #[arg(long = "syntax-check")]
+    pub syntax_check: bool,
+    /// List the hosts each play would run on.
+    #[arg(long = "list-hosts")]
+    pub list_hosts: bool,
+    /// List the tasks each play would run.
+    #[arg(long = "list-tasks")]
+    pub list_tasks: bool,
+    /// List the tags in the playbooks.
+    #[arg(long = "list-tags")]
+    pub list_tags: bool,
+    /// Start at the task with this name.
+    #[arg(long = "start-at-task", value_name = "NAME")]
+    pub start_at_task: Option<String>,
+    /// Confirm each task before running it.
+    #[arg(long = "step")]
+    pub step: bool,
+    /// Run handlers even if a task failed.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+    /// Clear the fact cache.
+    #[arg(long = "flush-cache")]
+    pub flush_cache: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ansible-playbook",
+    version,
+    about = "Run playbooks (tutti's `playbook`)"
+)]
+pub struct AnsiblePlaybookCli {
+    #[command(flatten)]
+    pub playbook: PlaybookCli,
+}
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "ansible",
@@ -185,6 +237,7 @@ pub struct AnsibleInventoryCli {
 pub enum Invocation {
     Tutti(Cli),
     Ansible(Box<AnsibleCli>),
+    AnsiblePlaybook(Box<AnsiblePlaybookCli>),
     AnsibleInventory(AnsibleInventoryCli),
 }
 
@@ -197,6 +250,7 @@ pub fn parse() -> Invocation {
         .unwrap_or_default();
     match name.as_str() {
         "ansible" => Invocation::Ansible(Box::new(AnsibleCli::parse())),
+        "ansible-playbook" => Invocation::AnsiblePlaybook(Box::new(AnsiblePlaybookCli::parse())),
         "ansible-inventory" => Invocation::AnsibleInventory(AnsibleInventoryCli::parse()),
         _ => Invocation::Tutti(Cli::parse()),
     }

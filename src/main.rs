@@ -42,10 +42,12 @@ fn main() -> ExitCode {
 async fn dispatch(inv: &Invocation) -> Result<u8, Diagnostic> {
     match inv {
         Invocation::Tutti(c) => match &c.command {
+            Command::Playbook(p) => tutti::playbook_cmd::run(p).await,
             Command::Adhoc(a) => tutti::adhoc::run(a).await,
             Command::Inventory(i) => tutti::inventory_cmd::run(i),
         },
         Invocation::Ansible(a) => tutti::adhoc::run(&a.adhoc).await,
+        Invocation::AnsiblePlaybook(p) => tutti::playbook_cmd::run(&p.playbook).await,
         Invocation::AnsibleInventory(i) => tutti::inventory_cmd::run(&i.inventory),
     }
 }

@@ -23,6 +23,10 @@ const ALIAS_NODE_BUDGET: usize = 250_000;
 /// the recursive builder far from the stack limit.
 const MAX_DEPTH: usize = 400;
 
+/// The key of the one-entry object that carries an `!unsafe` string in
+/// plain JSON data (see [`Node::to_json`]).
+pub const UNSAFE_MARKER: &str = "__tutti_unsafe__";
+
 /// A YAML node with its 1-based position in the source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -86,6 +90,16 @@ impl Node {
                 None => J::String(python_float(*f)),
             },
             Value::Str(s) => J::String(s.clone()),
+            // `!unsafe` text must never be templated: it travels as a marker
+            // object the templating layer unwraps as literal text.
+            Value::Tagged {
+                tag: Tag::Unsafe,
+                text,
+            } => {
+                let mut m = serde_json::Map::new();
+                m.insert(UNSAFE_MARKER.to_string(), J::String(text.clone()));
+                J::Object(m)
+            }
             Value::Tagged { text, .. } => J::String(text.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(pairs) => {
@@ -995,7 +1009,10 @@ mod tests {
             }
         ));
         assert_eq!(list[1].value, Value::Int(1));
-        assert_eq!(l.node.to_json()["raw"], serde_json::json!("{{ x }}"));
+        assert_eq!(
+            l.node.to_json()["raw"],
+            serde_json::json!({UNSAFE_MARKER: "{{ x }}"})
+        );
     }
 
     #[test]

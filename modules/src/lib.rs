@@ -8,6 +8,7 @@
 
 pub mod cmd;
 pub mod commands;
+pub mod facts;
 pub mod host;
 pub mod module;
 pub mod params;
@@ -27,6 +28,7 @@ static BUILTINS: &[&dyn Module] = &[
     &commands::command::Command,
     &commands::ping::Ping,
     &commands::raw::Raw,
+    &facts::setup::Setup,
     &commands::shell::Shell,
 ];
 

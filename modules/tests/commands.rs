@@ -639,12 +639,16 @@ fn ping_parameter_errors() {
 
 #[tokio::test]
 async fn every_builtin_passes_the_harness_on_a_quiet_host() {
-    for m in tutti_modules::builtins() {
-        let a = match m.name() {
-            "ping" => json!({}),
-            _ => json!({"_raw_params": "true"}),
-        };
+    // The modules of this file; other modules have their own harness cases.
+    let cases = [
+        ("command", json!({"_raw_params": "true"})),
+        ("ping", json!({})),
+        ("raw", json!({"_raw_params": "true"})),
+        ("shell", json!({"_raw_params": "true"})),
+    ];
+    for (name, a) in cases {
+        let m = tutti_modules::find(name).expect("registered");
         let host = FakeHost::new();
-        check_then_apply(*m, args(a), &host).await;
+        check_then_apply(m, args(a), &host).await;
     }
 }

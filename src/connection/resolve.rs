@@ -42,6 +42,8 @@ pub struct ConnOptions {
     pub ssh_config: Arc<SshConfig>,
     /// `--ssh-common-args` / `--ssh-extra-args` as ssh_config options.
     pub ssh_options: Vec<(String, String)>,
+    /// Sessions shared for the whole run.
+    pub pool: Arc<super::ssh::Pool>,
 }
 
 impl Default for ConnOptions {
@@ -60,6 +62,7 @@ impl Default for ConnOptions {
             become_flags: None,
             ssh_config: Arc::new(SshConfig::default()),
             ssh_options: Vec::new(),
+            pool: Arc::default(),
         }
     }
 }
@@ -69,6 +72,10 @@ fn var_str(vars: &Map<String, Value>, names: &[&str]) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
+        Value::Object(m) => m
+            .get(crate::yaml::UNSAFE_MARKER)
+            .and_then(Value::as_str)
+            .map(str::to_string),
         _ => None,
     })
 }
@@ -106,7 +113,9 @@ pub fn resolve(
         })),
         "ssh" | "smart" | "paramiko" | "paramiko_ssh" | "ansible.builtin.ssh" => {
             let target = ssh_target(name, vars, opts, become_, become_timeout)?;
-            Ok(Connection::Ssh(Box::new(SshHost::new(target))))
+            Ok(Connection::Ssh(Box::new(SshHost::pooled(
+                target, &opts.pool,
+            ))))
         }
         other => Err(format!(
             "the connection plugin '{other}' was not found (tutti supports ssh and local)"

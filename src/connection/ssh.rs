@@ -57,10 +57,54 @@ pub struct SshTarget {
     pub become_timeout: Duration,
 }
 
+/// A lazily opened session, shared by every `SshHost` that reaches the
+/// same user@host:port the same way.
+type SessionCell = Arc<OnceCell<Result<Arc<Session>, HostError>>>;
+
+/// One SSH session per destination for the whole run: plays and tasks
+/// that resolve the same endpoint reuse the connection.
+#[derive(Default)]
+pub struct Pool {
+    sessions: Mutex<HashMap<String, SessionCell>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pool")
+    }
+}
+
+impl Pool {
+    fn cell(&self, key: String) -> SessionCell {
+        let mut map = match self.sessions.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(key).or_default().clone()
+    }
+
+    /// Disconnects every open session.
+    pub async fn close_all(&self) {
+        let cells: Vec<SessionCell> = match self.sessions.lock() {
+            Ok(mut m) => m.drain().map(|(_, c)| c).collect(),
+            Err(poisoned) => poisoned.into_inner().drain().map(|(_, c)| c).collect(),
+        };
+        for cell in cells {
+            if let Some(Ok(s)) = cell.get() {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    s.handle.disconnect(Disconnect::ByApplication, "", "en"),
+                )
+                .await;
+            }
+        }
+    }
+}
+
 /// A host reached over SSH. The connection opens on the first command.
 pub struct SshHost {
     target: SshTarget,
-    session: OnceCell<Result<Arc<Session>, HostError>>,
+    session: SessionCell,
 }
 
 struct Session {
@@ -71,11 +115,30 @@ struct Session {
 }
 
 impl SshHost {
+    /// A host with its own session (not shared).
     pub fn new(target: SshTarget) -> Self {
         SshHost {
             target,
-            session: OnceCell::new(),
+            session: SessionCell::default(),
         }
+    }
+
+    /// A host whose session is shared through `pool`.
+    pub fn pooled(target: SshTarget, pool: &Pool) -> Self {
+        let jumps: Vec<String> = target
+            .jumps
+            .iter()
+            .map(|j| format!("{}@{}:{}", j.user, j.host, j.port))
+            .collect();
+        let key = format!(
+            "{}@{}:{} via {}",
+            target.endpoint.user,
+            target.endpoint.host,
+            target.endpoint.port,
+            jumps.join(",")
+        );
+        let session = pool.cell(key);
+        SshHost { target, session }
     }
 
     async fn session(&self) -> Result<Arc<Session>, HostError> {

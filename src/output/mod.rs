@@ -1,6 +1,9 @@
 //! Everything tutti prints about a run goes through one printer task fed
 //! by a channel, so lines from concurrent hosts never interleave.
 
+pub mod diff;
+pub mod events;
+pub mod human;
 pub mod json;
 pub mod minimal;
 pub mod pyjson;
@@ -102,6 +105,64 @@ pub fn spawn(format: Format) -> (mpsc::UnboundedSender<Event>, JoinHandle<()>) {
             if !err.is_empty() {
                 let mut se = std::io::stderr().lock();
                 let _ = se.write_all(&err);
+            }
+        }
+    });
+    (tx, handle)
+}
+
+/// Output formats for playbook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaybookFormat {
+    /// Ansible's default callback.
+    Human,
+    /// One JSON event per line.
+    Json,
+}
+
+/// Starts the playbook printer: one task owns stdout and stderr, so
+/// concurrent hosts never interleave lines.
+pub fn spawn_playbook(
+    format: PlaybookFormat,
+    verbosity: u8,
+    diff: bool,
+) -> (mpsc::UnboundedSender<events::PlaybookEvent>, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<events::PlaybookEvent>();
+    let env_bool = |k: &str, default: bool| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| tutti_modules::params::to_bool(&serde_json::Value::String(v)))
+            .unwrap_or(default)
+    };
+    let opts = human::HumanOptions {
+        color: use_color(),
+        verbosity,
+        diff,
+        display_skipped_hosts: env_bool("ANSIBLE_DISPLAY_SKIPPED_HOSTS", true),
+        display_ok_hosts: env_bool("ANSIBLE_DISPLAY_OK_HOSTS", true),
+        columns: human::HumanOptions::columns_for(
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, w)| usize::from(w)),
+        ),
+        check_mode_markers: env_bool("ANSIBLE_CHECK_MODE_MARKERS", false),
+    };
+    let handle = tokio::spawn(async move {
+        let mut human = human::Human::new(opts);
+        while let Some(ev) = rx.recv().await {
+            match format {
+                PlaybookFormat::Human => {
+                    let r = human.render(&ev);
+                    let so = std::io::stdout();
+                    let se = std::io::stderr();
+                    let _ = r.write_to(&mut so.lock(), &mut se.lock());
+                }
+                PlaybookFormat::Json => {
+                    let line = json::render_playbook(&ev);
+                    let mut so = std::io::stdout().lock();
+                    let _ = so.write_all(&line);
+                    let _ = so.flush();
+                }
             }
         }
     });

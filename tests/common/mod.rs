@@ -9,3 +9,4 @@
 pub mod fleet;
 
 pub use fleet::{Fleet, FleetHost, FleetOptions, closed_port, silent_listener};
+pub mod project;

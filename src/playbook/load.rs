@@ -1,0 +1,886 @@
+//! Loading playbooks and task files: YAML → [`model`] types, with every
+//! mistake reported at file:line:col before any host is contacted.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{Map, Value};
+
+use super::keywords::{self, BLOCK, PLAY, TASK};
+use super::model::*;
+use crate::diagnostic::{Diagnostic, Source};
+use crate::yaml::{self, Node, Value as Y};
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+fn next_id() -> usize {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Nested `import_playbook`/`import_tasks` deeper than this is a cycle.
+const MAX_IMPORT_DEPTH: usize = 64;
+
+/// One loaded file: its source (for spans) and where it lives.
+#[derive(Clone)]
+pub struct File {
+    pub src: Source,
+    pub dir: PathBuf,
+}
+
+impl File {
+    fn origin(&self, n: &Node) -> Origin {
+        Origin {
+            file: self.src.name.clone(),
+            line: n.line,
+            col: n.col,
+        }
+    }
+
+    fn err(&self, n: &Node, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::parse(msg, Some(n.span(&self.src)))
+    }
+}
+
+/// Reads and parses a YAML file.
+pub fn read_yaml(path: &Path) -> Result<(File, Node, Vec<String>), Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::parse(
+            format!(
+                "Unable to retrieve file contents\nCould not find or access '{}': {e}",
+                path.display()
+            ),
+            None,
+        )
+    })?;
+    let src = Source::new(path.to_string_lossy().into_owned(), text);
+    let loaded = yaml::load(&src)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((File { src, dir }, loaded.node, loaded.warnings))
+}
+
+/// Loads a playbook and everything it imports statically.
+pub fn load_playbook(path: &Path, warnings: &mut Vec<String>) -> Result<Playbook, Diagnostic> {
+    let mut plays = Vec::new();
+    load_plays(path, 0, &Keywords::default(), warnings, &mut plays)?;
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        plays,
+    })
+}
+
+fn load_plays(
+    path: &Path,
+    depth: usize,
+    inherited: &Keywords,
+    warnings: &mut Vec<String>,
+    out: &mut Vec<Arc<Play>>,
+) -> Result<(), Diagnostic> {
+    if depth > MAX_IMPORT_DEPTH {
+        return Err(Diagnostic::parse(
+            format!(
+                "import_playbook nests too deep (a cycle?) at {}",
+                path.display()
+            ),
+            None,
+        ));
+    }
+    let (file, root, w) = read_yaml(path)?;
+    warnings.extend(w);
+    let Some(items) = root.as_seq() else {
+        return Err(file.err(
+            &root,
+            "A playbook must be a list of plays, got a ".to_string()
+                + root.kind_name()
+                + " instead",
+        ));
+    };
+    for item in items {
+        if item.as_map().is_none() {
+            return Err(file.err(
+                item,
+                format!(
+                    "A play must be a mapping, got a {} instead",
+                    item.kind_name()
+                ),
+            ));
+        }
+        if let Some(target) = item
+            .get("import_playbook")
+            .or_else(|| item.get("ansible.builtin.import_playbook"))
+        {
+            let Some(name) = target.as_str() else {
+                return Err(file.err(target, "import_playbook needs a file name"));
+            };
+            for (k, v) in item.as_map().into_iter().flatten() {
+                let key = k.key_string();
+                if !matches!(
+                    key.as_str(),
+                    "import_playbook"
+                        | "ansible.builtin.import_playbook"
+                        | "when"
+                        | "tags"
+                        | "vars"
+                        | "name"
+                ) {
+                    return Err(file.err(
+                        k,
+                        format!("'{key}' is not a valid attribute for a PlaybookInclude"),
+                    ));
+                }
+                let _ = v;
+            }
+            let mut kw = inherited.clone();
+            kw.when.extend(conds(&file, item.get("when"))?);
+            kw.tags.extend(tags(&file, item.get("tags"))?);
+            if let Some(vars) = item.get("vars") {
+                kw.include_params
+                    .push(Arc::new(map_of(&file, vars, "vars")?));
+            }
+            let target_path = file.dir.join(name);
+            load_plays(&target_path, depth + 1, &kw, warnings, out)?;
+            continue;
+        }
+        out.push(Arc::new(parse_play(&file, item, inherited, warnings)?));
+    }
+    Ok(())
+}
+
+fn check_keys(file: &File, n: &Node, allowed: &[&str], what: &str) -> Result<(), Diagnostic> {
+    for (k, _) in n.as_map().into_iter().flatten() {
+        let key = k.key_string();
+        if !allowed.contains(&key.as_str()) {
+            let mut d = file.err(k, format!("'{key}' is not a valid attribute for a {what}"));
+            if let Some(s) = keywords::suggest(&key, allowed.iter().copied()) {
+                d = d.with_help(format!("Did you mean '{s}'?"));
+            }
+            return Err(d);
+        }
+    }
+    Ok(())
+}
+
+fn map_of(file: &File, n: &Node, what: &str) -> Result<Map<String, Value>, Diagnostic> {
+    match n.to_json() {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        _ => Err(file.err(
+            n,
+            format!("'{what}' must be a mapping, got a {}", n.kind_name()),
+        )),
+    }
+}
+
+/// `when`-like values: a string, a boolean, or a list of them.
+fn conds(file: &File, n: Option<&Node>) -> Result<Vec<Cond>, Diagnostic> {
+    let Some(n) = n else { return Ok(Vec::new()) };
+    let one = |n: &Node| -> Result<Cond, Diagnostic> {
+        match &n.value {
+            Y::Str(_) | Y::Bool(_) | Y::Int(_) | Y::Float(_) | Y::Tagged { .. } => Ok(Cond {
+                expr: n.to_json(),
+                origin: file.origin(n),
+            }),
+            Y::Null => Ok(Cond {
+                expr: Value::Bool(true),
+                origin: file.origin(n),
+            }),
+            _ => Err(file.err(
+                n,
+                format!(
+                    "a condition must be a string or a boolean, got a {}",
+                    n.kind_name()
+                ),
+            )),
+        }
+    };
+    match n.as_seq() {
+        Some(items) => items.iter().map(one).collect(),
+        None => Ok(vec![one(n)?]),
+    }
+}
+
+/// Tags: a list, or a comma-separated string.
+fn tags(file: &File, n: Option<&Node>) -> Result<Vec<String>, Diagnostic> {
+    let Some(n) = n else { return Ok(Vec::new()) };
+    let split = |s: &str| -> Vec<String> {
+        s.split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    match &n.value {
+        Y::Seq(items) => {
+            let mut out = Vec::new();
+            for i in items {
+                match i.as_text() {
+                    Some(s) => out.extend(split(s)),
+                    None => match &i.value {
+                        Y::Int(_) | Y::Float(_) | Y::Bool(_) => out.push(i.python_str()),
+                        _ => return Err(file.err(i, "tags must be strings")),
+                    },
+                }
+            }
+            Ok(out)
+        }
+        Y::Null => Ok(Vec::new()),
+        Y::Int(_) | Y::Float(_) => Ok(vec![n.python_str()]),
+        _ => n
+            .as_text()
+            .map(split)
+            .ok_or_else(|| file.err(n, "tags must be a list or a comma-separated string")),
+    }
+}
+
+fn strings(file: &File, n: Option<&Node>, what: &str) -> Result<Vec<String>, Diagnostic> {
+    let Some(n) = n else { return Ok(Vec::new()) };
+    match &n.value {
+        Y::Seq(items) => items
+            .iter()
+            .map(|i| {
+                i.as_text()
+                    .map(str::to_string)
+                    .ok_or_else(|| file.err(i, format!("{what} entries must be strings")))
+            })
+            .collect(),
+        Y::Null => Ok(Vec::new()),
+        _ => n
+            .as_text()
+            .map(|s| vec![s.to_string()])
+            .ok_or_else(|| file.err(n, format!("{what} must be a string or a list of strings"))),
+    }
+}
+
+/// Applies one level's keywords on top of what it inherited.
+fn merge_kw(file: &File, n: &Node, parent: &Keywords) -> Result<Keywords, Diagnostic> {
+    let mut kw = parent.clone();
+    let set = |slot: &mut Option<Value>, key: &str| {
+        if let Some(v) = n.get(key) {
+            *slot = Some(v.to_json());
+        }
+    };
+    set(&mut kw.become_, "become");
+    set(&mut kw.become_user, "become_user");
+    set(&mut kw.become_method, "become_method");
+    set(&mut kw.become_flags, "become_flags");
+    set(&mut kw.become_exe, "become_exe");
+    set(&mut kw.remote_user, "remote_user");
+    set(&mut kw.connection, "connection");
+    set(&mut kw.port, "port");
+    set(&mut kw.check_mode, "check_mode");
+    set(&mut kw.diff, "diff");
+    set(&mut kw.no_log, "no_log");
+    set(&mut kw.ignore_errors, "ignore_errors");
+    set(&mut kw.ignore_unreachable, "ignore_unreachable");
+    set(&mut kw.any_errors_fatal, "any_errors_fatal");
+    set(&mut kw.run_once, "run_once");
+    set(&mut kw.throttle, "throttle");
+    set(&mut kw.timeout, "timeout");
+    set(&mut kw.delegate_to, "delegate_to");
+    set(&mut kw.delegate_facts, "delegate_facts");
+    if let Some(env) = n.get("environment") {
+        kw.environment.push(env.to_json());
+    }
+    kw.tags.extend(tags(file, n.get("tags"))?);
+    kw.when.extend(conds(file, n.get("when"))?);
+    Ok(kw)
+}
+
+fn parse_play(
+    file: &File,
+    n: &Node,
+    inherited: &Keywords,
+    warnings: &mut Vec<String>,
+) -> Result<Play, Diagnostic> {
+    check_keys(file, n, PLAY, "Play")?;
+    let Some(hosts) = n.get("hosts") else {
+        return Err(file.err(n, "the field 'hosts' is required but was not set"));
+    };
+    let mut kw = merge_kw(file, n, inherited)?;
+    // `when` is not a play keyword; what an import_playbook carried applies
+    // to every task.
+    kw.when = inherited.when.clone();
+    let vars = match n.get("vars") {
+        Some(v) => map_of(file, v, "vars")?,
+        None => Map::new(),
+    };
+    let vars_files = match n.get("vars_files") {
+        None => Vec::new(),
+        Some(v) => match v.to_json() {
+            Value::Array(a) => a,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        },
+    };
+    let vars_prompt = parse_vars_prompt(file, n.get("vars_prompt"))?;
+    let section = |key: &str| -> Result<Vec<Step>, Diagnostic> {
+        match n.get(key) {
+            Some(list) => parse_steps(file, list, &kw, None, &mut Vec::new()),
+            None => Ok(Vec::new()),
+        }
+    };
+    let pre_tasks = section("pre_tasks")?;
+    let tasks = section("tasks")?;
+    let post_tasks = section("post_tasks")?;
+    let handlers = match n.get("handlers") {
+        Some(list) => flatten_handlers(parse_steps(file, list, &kw, None, warnings)?),
+        None => Vec::new(),
+    };
+    if let Some(roles) = n.get("roles")
+        && roles.as_seq().is_some_and(|r| !r.is_empty())
+    {
+        return Err(file.err(roles, "roles are not supported yet (see the roles issue)"));
+    }
+    let text = |key: &str| n.get(key).and_then(|v| v.as_text().map(str::to_string));
+    let play = Play {
+        origin: file.origin(n),
+        dir: file.dir.clone(),
+        name: n.get("name").map(Node::to_json),
+        hosts: hosts.to_json(),
+        gather_facts: n.get("gather_facts").map(Node::to_json),
+        gather_subset: n.get("gather_subset").map(Node::to_json),
+        gather_timeout: n.get("gather_timeout").map(Node::to_json),
+        vars: Arc::new(vars),
+        vars_files,
+        vars_prompt,
+        pre_tasks,
+        tasks,
+        post_tasks,
+        handlers,
+        serial: n.get("serial").map(Node::to_json),
+        max_fail_percentage: n.get("max_fail_percentage").map(Node::to_json),
+        strategy: text("strategy"),
+        order: text("order"),
+        force_handlers: n.get("force_handlers").map(Node::to_json),
+        kw,
+    };
+    check_notify(file, &play)?;
+    Ok(play)
+}
+
+fn parse_vars_prompt(file: &File, n: Option<&Node>) -> Result<Vec<VarsPrompt>, Diagnostic> {
+    let Some(n) = n else { return Ok(Vec::new()) };
+    let Some(items) = n.as_seq() else {
+        return Err(file.err(n, "vars_prompt must be a list"));
+    };
+    let mut out = Vec::new();
+    for i in items {
+        let name = i
+            .get("name")
+            .and_then(|v| v.as_text())
+            .ok_or_else(|| file.err(i, "each vars_prompt entry needs a name"))?;
+        out.push(VarsPrompt {
+            name: name.to_string(),
+            prompt: i
+                .get("prompt")
+                .and_then(Node::as_text)
+                .unwrap_or(name)
+                .to_string(),
+            default: i.get("default").map(Node::to_json),
+            private: i.get("private").and_then(Node::as_bool).unwrap_or(true),
+            confirm: i.get("confirm").and_then(Node::as_bool).unwrap_or(false),
+        });
+    }
+    Ok(out)
+}
+
+/// Handlers may be written inside blocks; they run as a flat list.
+fn flatten_handlers(steps: Vec<Step>) -> Vec<Arc<Task>> {
+    let mut out = Vec::new();
+    for s in steps {
+        match s {
+            Step::Task(t) => out.push(t),
+            Step::Block(b) => {
+                let inner: Vec<Step> = b
+                    .block
+                    .iter()
+                    .chain(&b.rescue)
+                    .chain(&b.always)
+                    .cloned()
+                    .collect();
+                out.extend(flatten_handlers(inner));
+            }
+        }
+    }
+    out
+}
+
+/// Every static `notify` must name a handler or a `listen` topic.
+fn check_notify(file: &File, play: &Play) -> Result<(), Diagnostic> {
+    let known = |name: &str| {
+        play.handlers.iter().any(|h| {
+            h.listen.iter().any(|l| l == name) || handler_names(h).iter().any(|n| n == name)
+        })
+    };
+    let mut stack: Vec<&Step> = play
+        .pre_tasks
+        .iter()
+        .chain(&play.tasks)
+        .chain(&play.post_tasks)
+        .collect();
+    let handler_steps: Vec<Step> = play.handlers.iter().cloned().map(Step::Task).collect();
+    stack.extend(handler_steps.iter());
+    while let Some(s) = stack.pop() {
+        match s {
+            Step::Task(t) => {
+                for n in &t.notify {
+                    if !has_template(n) && !known(n) {
+                        return Err(Diagnostic::parse(
+                            format!(
+                                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
+                            ),
+                            Some(crate::diagnostic::Span::new(
+                                &file_source(file, &t.origin),
+                                t.origin.line,
+                                t.origin.col,
+                            )),
+                        ));
+                    }
+                }
+            }
+            Step::Block(b) => stack.extend(b.block.iter().chain(&b.rescue).chain(&b.always)),
+        }
+    }
+    Ok(())
+}
+
+/// The source for an origin: this file, or the file a task was imported from.
+fn file_source(file: &File, origin: &Origin) -> Source {
+    if origin.file == file.src.name {
+        return file.src.clone();
+    }
+    let text = std::fs::read_to_string(&*origin.file).unwrap_or_default();
+    Source::new(origin.file.clone(), text)
+}
+
+/// The names a handler answers to: its name (also with the role prefix).
+pub fn handler_names(h: &Task) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(Value::String(n)) = &h.name {
+        v.push(n.clone());
+        if let Some(r) = &h.role {
+            v.push(format!("{r} : {n}"));
+        }
+    }
+    v
+}
+
+/// Parses a list of tasks and blocks.
+pub fn parse_steps(
+    file: &File,
+    list: &Node,
+    parent: &Keywords,
+    role: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Step>, Diagnostic> {
+    parse_steps_depth(file, list, parent, role, warnings, 0)
+}
+
+fn parse_steps_depth(
+    file: &File,
+    list: &Node,
+    parent: &Keywords,
+    role: Option<&str>,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Result<Vec<Step>, Diagnostic> {
+    if list.is_null() {
+        return Ok(Vec::new());
+    }
+    let Some(items) = list.as_seq() else {
+        return Err(file.err(
+            list,
+            format!(
+                "A list of tasks was expected, got a {} instead",
+                list.kind_name()
+            ),
+        ));
+    };
+    let mut out = Vec::new();
+    for item in items {
+        if item.as_map().is_none() {
+            return Err(file.err(
+                item,
+                format!(
+                    "A task must be a mapping, got a {} instead",
+                    item.kind_name()
+                ),
+            ));
+        }
+        if item.get("block").is_some() {
+            out.push(Step::Block(Arc::new(parse_block(
+                file, item, parent, role, warnings, depth,
+            )?)));
+            continue;
+        }
+        for k in ["rescue", "always"] {
+            if let Some(n) = item.get(k) {
+                return Err(file.err(
+                    n,
+                    format!("'{k}' is only valid in a block that has a 'block' section"),
+                ));
+            }
+        }
+        let task = parse_task(file, item, parent, role)?;
+        if task.action == "import_tasks" {
+            out.extend(import_tasks(&task, warnings, depth)?);
+        } else {
+            out.push(Step::Task(Arc::new(task)));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_block(
+    file: &File,
+    n: &Node,
+    parent: &Keywords,
+    role: Option<&str>,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Result<Block, Diagnostic> {
+    check_keys(file, n, BLOCK, "Block")?;
+    let mut kw = merge_kw(file, n, parent)?;
+    if let Some(v) = n.get("vars") {
+        kw.block_vars.push(Arc::new(map_of(file, v, "vars")?));
+    }
+    kw.notify.extend(strings(file, n.get("notify"), "notify")?);
+    let part = |key: &str, warnings: &mut Vec<String>| -> Result<Vec<Step>, Diagnostic> {
+        match n.get(key) {
+            Some(list) => parse_steps_depth(file, list, &kw, role, warnings, depth),
+            None => Ok(Vec::new()),
+        }
+    };
+    Ok(Block {
+        id: next_id(),
+        origin: file.origin(n),
+        name: n.get("name").map(Node::to_json),
+        block: part("block", warnings)?,
+        rescue: part("rescue", warnings)?,
+        always: part("always", warnings)?,
+        kw,
+    })
+}
+
+/// Inlines an `import_tasks` file: its tasks inherit the import's keywords.
+fn import_tasks(
+    task: &Task,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Result<Vec<Step>, Diagnostic> {
+    if depth > MAX_IMPORT_DEPTH {
+        return Err(Diagnostic::parse(
+            format!("import_tasks nests too deep (a cycle?) at {}", task.origin),
+            None,
+        ));
+    }
+    let name = task
+        .args
+        .get("file")
+        .or_else(|| task.args.get("_raw_params"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Diagnostic::parse(
+                format!("import_tasks needs a file name at {}", task.origin),
+                None,
+            )
+        })?;
+    if has_template(name) {
+        return Err(Diagnostic::parse(
+            format!(
+                "import_tasks is static: its file name cannot use variables ('{name}'); use include_tasks (at {})",
+                task.origin
+            ),
+            None,
+        ));
+    }
+    let path = task.base_dir.join(name);
+    let mut kw = task.kw.clone();
+    if !task.vars.is_empty() {
+        kw.include_params.push(task.vars.clone());
+    }
+    let (file, root, w) = read_yaml(&path)?;
+    warnings.extend(w);
+    parse_steps_depth(&file, &root, &kw, task.role.as_deref(), warnings, depth + 1)
+}
+
+/// Loads a task file for `include_tasks` at run time.
+pub fn load_task_file(
+    path: &Path,
+    parent: &Keywords,
+    role: Option<&str>,
+) -> Result<(Vec<Step>, Vec<String>), Diagnostic> {
+    let (file, root, mut warnings) = read_yaml(path)?;
+    let steps = parse_steps(&file, &root, parent, role, &mut warnings)?;
+    Ok((steps, warnings))
+}
+
+/// Splits a task mapping into keywords and exactly one action.
+fn parse_task(
+    file: &File,
+    n: &Node,
+    parent: &Keywords,
+    role: Option<&str>,
+) -> Result<Task, Diagnostic> {
+    let pairs = n.as_map().unwrap_or(&[]);
+    let mut action: Option<(&Node, &Node)> = None;
+    let mut loop_spec: Option<LoopSpec> = None;
+    let mut extra_keys: Vec<&Node> = Vec::new();
+    for (k, v) in pairs {
+        let key = k.key_string();
+        if TASK.contains(&key.as_str()) || key == "listen" {
+            continue;
+        }
+        if let Some(lookup) = key.strip_prefix("with_") {
+            if loop_spec.is_some() || n.get("loop").is_some() {
+                return Err(file.err(k, "a task can have only one loop (loop or with_*)"));
+            }
+            loop_spec = Some(LoopSpec::With {
+                lookup: lookup.to_string(),
+                terms: v.to_json(),
+            });
+            continue;
+        }
+        if keywords::is_known_action(keywords::short_name(&key)) {
+            if let Some((first, _)) = action {
+                return Err(file.err(
+                    k,
+                    format!(
+                        "conflicting action statements: {}, {key}",
+                        first.key_string()
+                    ),
+                ));
+            }
+            action = Some((k, v));
+        } else {
+            extra_keys.push(k);
+        }
+    }
+    // `action:` and `local_action:` name the module inside their value.
+    let mut delegate_local = false;
+    let mut from_action: Option<(String, Map<String, Value>)> = None;
+    for key in ["action", "local_action"] {
+        if let Some(v) = n.get(key) {
+            if action.is_some() || from_action.is_some() {
+                return Err(file.err(
+                    v,
+                    format!("conflicting action statements: {key} and another action"),
+                ));
+            }
+            from_action = Some(parse_action_value(file, v)?);
+            delegate_local = key == "local_action";
+        }
+    }
+    if let Some(k) = extra_keys.first() {
+        let key = k.key_string();
+        if action.is_some() || from_action.is_some() || extra_keys.len() > 1 {
+            let mut d = file.err(k, format!("'{key}' is not a valid attribute for a Task"));
+            if let Some(s) = keywords::suggest(&key, TASK.iter().copied()) {
+                d = d.with_help(format!("Did you mean '{s}'?"));
+            }
+            return Err(d);
+        }
+        let mut d = file.err(
+            k,
+            format!("couldn't resolve module/action '{key}'. This often indicates a misspelling, missing collection, or incorrect module path."),
+        );
+        if let Some(s) = keywords::suggest(keywords::short_name(&key), keywords::all_actions()) {
+            d = d.with_help(format!("Did you mean '{s}'?"));
+        } else if let Some(s) = keywords::suggest(&key, TASK.iter().copied()) {
+            d = d.with_help(format!("Did you mean the task keyword '{s}'?"));
+        }
+        return Err(d);
+    }
+    let (written, mut args) = match (action, from_action) {
+        (Some((k, v)), None) => {
+            let written = k.key_string();
+            let short = keywords::short_name(&written).to_string();
+            (written, action_args(file, &short, v)?)
+        }
+        (None, Some((name, args))) => (name, args),
+        _ => return Err(file.err(n, "no module/action detected in task.")),
+    };
+    let short = keywords::short_name(&written).to_string();
+    if !keywords::is_known_action(&short) {
+        let mut d = file.err(
+            n,
+            format!("couldn't resolve module/action '{written}'. This often indicates a misspelling, missing collection, or incorrect module path."),
+        );
+        if let Some(s) = keywords::suggest(&short, keywords::all_actions()) {
+            d = d.with_help(format!("Did you mean '{s}'?"));
+        }
+        return Err(d);
+    }
+    if let Some(extra) = n.get("args") {
+        match extra.to_json() {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    args.entry(k).or_insert(v);
+                }
+            }
+            Value::Null => {}
+            _ => return Err(file.err(extra, "'args' must be a mapping")),
+        }
+    }
+    if n.get("loop").is_some() && loop_spec.is_none() {
+        loop_spec = n.get("loop").map(|v| LoopSpec::Loop(v.to_json()));
+    }
+    let mut kw = merge_kw(file, n, parent)?;
+    if delegate_local {
+        kw.delegate_to = Some(Value::String("localhost".into()));
+    }
+    let loop_control = parse_loop_control(file, n.get("loop_control"))?;
+    let mut notify = parent.notify.clone();
+    notify.extend(strings(file, n.get("notify"), "notify")?);
+    let vars = match n.get("vars") {
+        Some(v) => map_of(file, v, "vars")?,
+        None => Map::new(),
+    };
+    let register = match n.get("register") {
+        Some(r) => Some(
+            r.as_text()
+                .filter(|s| is_identifier(s))
+                .ok_or_else(|| file.err(r, "register must be a valid variable name"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let task = Task {
+        id: next_id(),
+        origin: file.origin(n),
+        name: n.get("name").map(Node::to_json),
+        action: short.clone(),
+        action_as_written: written,
+        args,
+        kw,
+        vars: Arc::new(vars),
+        loop_spec,
+        loop_control,
+        register,
+        notify,
+        changed_when: conds(file, n.get("changed_when"))?,
+        failed_when: conds(file, n.get("failed_when"))?,
+        until: conds(file, n.get("until"))?,
+        retries: n.get("retries").map(Node::to_json),
+        delay: n.get("delay").map(Node::to_json),
+        listen: strings(file, n.get("listen"), "listen")?,
+        base_dir: file.dir.clone(),
+        role: role.map(str::to_string),
+    };
+    validate_args(file, n, &task)?;
+    Ok(task)
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `action: shell echo hi` or `action: {module: shell, cmd: echo hi}`.
+fn parse_action_value(file: &File, v: &Node) -> Result<(String, Map<String, Value>), Diagnostic> {
+    match v.to_json() {
+        Value::String(s) => {
+            let s = s.trim_start();
+            let (name, rest) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+            let short = keywords::short_name(name);
+            let args = crate::args::parse_kv(short, rest).map_err(|e| file.err(v, e))?;
+            Ok((name.to_string(), args))
+        }
+        Value::Object(mut m) => {
+            let name = m
+                .remove("module")
+                .and_then(|x| x.as_str().map(str::to_string))
+                .ok_or_else(|| file.err(v, "an action mapping needs a 'module' key"))?;
+            Ok((name, m))
+        }
+        _ => Err(file.err(v, "action must be a string or a mapping")),
+    }
+}
+
+/// The arguments written after the module name.
+fn action_args(file: &File, short: &str, v: &Node) -> Result<Map<String, Value>, Diagnostic> {
+    match v.to_json() {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        Value::String(s) => crate::args::parse_kv(short, &s).map_err(|e| file.err(v, e)),
+        other if crate::args::takes_raw_params(short) => {
+            let mut m = Map::new();
+            m.insert("_raw_params".into(), other);
+            Ok(m)
+        }
+        _ => Err(file.err(
+            v,
+            format!("the arguments of '{short}' must be a mapping or a string"),
+        )),
+    }
+}
+
+fn parse_loop_control(file: &File, n: Option<&Node>) -> Result<LoopControl, Diagnostic> {
+    let Some(n) = n else {
+        return Ok(LoopControl::default());
+    };
+    check_keys(
+        file,
+        n,
+        &[
+            "loop_var",
+            "index_var",
+            "label",
+            "pause",
+            "extended",
+            "extended_allitems",
+            "break_when",
+        ],
+        "LoopControl",
+    )?;
+    let text = |k: &str| n.get(k).and_then(Node::as_text).map(str::to_string);
+    Ok(LoopControl {
+        loop_var: text("loop_var"),
+        index_var: text("index_var"),
+        label: n.get("label").map(Node::to_json),
+        pause: n.get("pause").map(Node::to_json),
+        extended: n.get("extended").map(Node::to_json),
+        break_when: conds(file, n.get("break_when"))?,
+    })
+}
+
+/// Module arguments without templates are validated now, so a bad
+/// parameter fails before any host is contacted.
+fn validate_args(file: &File, n: &Node, task: &Task) -> Result<(), Diagnostic> {
+    let Some(module) = tutti_modules::find(&task.action) else {
+        return Ok(());
+    };
+    if Value::Object(task.args.clone()).to_string().contains("{{")
+        || task
+            .args
+            .to_owned()
+            .values()
+            .any(|v| v.to_string().contains("{%"))
+    {
+        return Ok(());
+    }
+    if let Err(e) = module.prepare(task.args.clone()) {
+        let at = e
+            .param
+            .as_deref()
+            .and_then(|p| find_param_node(n, &task.action_as_written, p))
+            .unwrap_or(n);
+        return Err(file.err(at, e.msg));
+    }
+    Ok(())
+}
+
+fn find_param_node<'a>(task: &'a Node, action: &str, param: &str) -> Option<&'a Node> {
+    let args = task.get(action)?;
+    args.as_map()?
+        .iter()
+        .find(|(k, _)| k.key_string() == param)
+        .map(|(k, _)| k)
+        .or(Some(args))
+}
+
+/// Whether a string holds template syntax (a name that can only be known
+/// at run time).
+pub fn has_template(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}

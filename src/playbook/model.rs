@@ -1,0 +1,195 @@
+//! A playbook after loading: plain data with origins, no YAML types. Values
+//! that may hold templates stay `serde_json::Value` until the runner
+//! renders them for a host.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// Where something was written: file, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub path: PathBuf,
+    pub plays: Vec<Arc<Play>>,
+}
+
+/// A `vars_prompt` entry.
+#[derive(Debug, Clone)]
+pub struct VarsPrompt {
+    pub name: String,
+    pub prompt: String,
+    pub default: Option<Value>,
+    pub private: bool,
+    pub confirm: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Play {
+    pub origin: Origin,
+    /// The directory of the playbook file this play came from.
+    pub dir: PathBuf,
+    pub name: Option<Value>,
+    pub hosts: Value,
+    pub gather_facts: Option<Value>,
+    pub gather_subset: Option<Value>,
+    pub gather_timeout: Option<Value>,
+    pub vars: Arc<Map<String, Value>>,
+    /// Each entry: a file name, or a list of alternatives (first found).
+    pub vars_files: Vec<Value>,
+    pub vars_prompt: Vec<VarsPrompt>,
+    pub pre_tasks: Vec<Step>,
+    pub tasks: Vec<Step>,
+    pub post_tasks: Vec<Step>,
+    pub handlers: Vec<Arc<Task>>,
+    pub serial: Option<Value>,
+    pub max_fail_percentage: Option<Value>,
+    pub strategy: Option<String>,
+    pub order: Option<String>,
+    pub force_handlers: Option<Value>,
+    pub kw: Keywords,
+}
+
+/// Keywords inherited from play to block to task. A task's copy already
+/// holds what it inherited: scalars from the nearest level that set them,
+/// conditions and tags accumulated.
+#[derive(Debug, Clone, Default)]
+pub struct Keywords {
+    pub become_: Option<Value>,
+    pub become_user: Option<Value>,
+    pub become_method: Option<Value>,
+    pub become_flags: Option<Value>,
+    pub become_exe: Option<Value>,
+    pub remote_user: Option<Value>,
+    pub connection: Option<Value>,
+    pub port: Option<Value>,
+    /// Outer first; later maps override earlier keys.
+    pub environment: Vec<Value>,
+    pub check_mode: Option<Value>,
+    pub diff: Option<Value>,
+    pub no_log: Option<Value>,
+    pub ignore_errors: Option<Value>,
+    pub ignore_unreachable: Option<Value>,
+    pub any_errors_fatal: Option<Value>,
+    pub run_once: Option<Value>,
+    pub throttle: Option<Value>,
+    pub timeout: Option<Value>,
+    pub delegate_to: Option<Value>,
+    pub delegate_facts: Option<Value>,
+    /// Union of the tags of every level.
+    pub tags: Vec<String>,
+    /// Every level's `when`, outermost first; all must hold.
+    pub when: Vec<Cond>,
+    /// Block `vars`, outermost first (precedence level "block vars").
+    pub block_vars: Vec<Arc<Map<String, Value>>>,
+    /// Parameters of the `include_*`/`import_*` that brought a task in.
+    pub include_params: Vec<Arc<Map<String, Value>>>,
+    /// Handler names notified by a block apply to its tasks.
+    pub notify: Vec<String>,
+}
+
+/// A condition (`when`, `changed_when`, `failed_when`, `until`, `that`).
+#[derive(Debug, Clone)]
+pub struct Cond {
+    /// A bare expression, or a literal boolean.
+    pub expr: Value,
+    pub origin: Origin,
+}
+
+/// One entry of a task list.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Task(Arc<Task>),
+    Block(Arc<Block>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub id: usize,
+    pub origin: Origin,
+    pub name: Option<Value>,
+    pub block: Vec<Step>,
+    pub rescue: Vec<Step>,
+    pub always: Vec<Step>,
+    /// The block's own effective keywords (for `when`/`tags` reporting).
+    pub kw: Keywords,
+}
+
+/// How a task loops.
+#[derive(Debug, Clone)]
+pub enum LoopSpec {
+    /// `loop: <list or template>`
+    Loop(Value),
+    /// `with_<lookup>: <terms>`
+    With { lookup: String, terms: Value },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoopControl {
+    pub loop_var: Option<String>,
+    pub index_var: Option<String>,
+    pub label: Option<Value>,
+    pub pause: Option<Value>,
+    pub extended: Option<Value>,
+    pub break_when: Vec<Cond>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Unique within the run; orders tasks for the lock-step scheduler.
+    pub id: usize,
+    pub origin: Origin,
+    pub name: Option<Value>,
+    /// The short action or module name (`command`, `debug`, ...).
+    pub action: String,
+    /// The name as written (FQCN kept), for messages.
+    pub action_as_written: String,
+    pub args: Map<String, Value>,
+    pub kw: Keywords,
+    /// The task's own `vars` (precedence level "task vars").
+    pub vars: Arc<Map<String, Value>>,
+    pub loop_spec: Option<LoopSpec>,
+    pub loop_control: LoopControl,
+    pub register: Option<String>,
+    pub notify: Vec<String>,
+    pub changed_when: Vec<Cond>,
+    pub failed_when: Vec<Cond>,
+    pub until: Vec<Cond>,
+    pub retries: Option<Value>,
+    pub delay: Option<Value>,
+    /// Handler topics (`listen`).
+    pub listen: Vec<String>,
+    /// For `import_tasks`/`include_tasks`: the file is in `args`; the
+    /// directory the relative path is resolved against.
+    pub base_dir: PathBuf,
+    /// The role this task belongs to, for `TASK [role : name]`.
+    pub role: Option<String>,
+}
+
+impl Task {
+    /// The name shown in banners: the task's name, else the action.
+    pub fn display_name(&self) -> String {
+        let base = match &self.name {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => self.action_as_written.clone(),
+        };
+        match &self.role {
+            Some(r) => format!("{r} : {base}"),
+            None => base,
+        }
+    }
+}

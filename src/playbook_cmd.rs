@@ -1,0 +1,179 @@
+//! `tutti playbook` (and `ansible-playbook`): load every playbook first
+//! (all mistakes reported before any host is contacted), then run them.
+
+use std::sync::Arc;
+
+use crate::cli::{OutputFormat, PlaybookCli};
+use crate::diagnostic::Diagnostic;
+use crate::output::events::PlaybookEvent;
+use crate::playbook::load::load_playbook;
+use crate::playbook::model::{Playbook, Step};
+use crate::runner::{self, Run, RunOptions};
+use crate::session::Session;
+
+pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
+    let session = Session::open(&cli.connect)?;
+    let mut warnings = session.warnings.clone();
+    let mut books = Vec::new();
+    for path in &cli.playbooks {
+        if !path.exists() {
+            return Err(Diagnostic::error(format!(
+                "the playbook: {} could not be found",
+                path.display()
+            )));
+        }
+        // Ansible works with absolute paths: playbook_dir and error
+        // origins show them.
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        let book = load_playbook(&abs, &mut warnings)?;
+        crate::playbook::validate::check_templates(&crate::template::Templar::new(), &book)?;
+        books.push(book);
+    }
+    if cli.syntax_check {
+        for w in &warnings {
+            eprintln!("[WARNING]: {w}");
+        }
+        for b in &books {
+            println!("\nplaybook: {}", b.path.display());
+        }
+        return Ok(0);
+    }
+    let opts = RunOptions {
+        check: cli.connect.check,
+        diff: cli.connect.diff,
+        verbosity: cli.connect.verbose,
+        tags: runner::tags::parse_list(&cli.tags),
+        skip_tags: runner::tags::parse_list(&cli.skip_tags),
+        start_at_task: cli.start_at_task.clone(),
+        step: cli.step,
+        force_handlers: cli.force_handlers,
+        limit: cli.connect.limit.clone(),
+    };
+    if cli.list_hosts || cli.list_tasks || cli.list_tags {
+        list(&session, &books, cli, &opts);
+        return Ok(0);
+    }
+    let format = match cli.connect.output {
+        OutputFormat::Json => crate::output::PlaybookFormat::Json,
+        OutputFormat::Human => crate::output::PlaybookFormat::Human,
+    };
+    let (events, printer) =
+        crate::output::spawn_playbook(format, cli.connect.verbose, cli.connect.diff);
+    for w in warnings {
+        let _ = events.send(PlaybookEvent::Warning(w));
+    }
+    let pool = session.conn.pool.clone();
+    let run = Run::new(session, opts, events.clone());
+    let work = {
+        let run = run.clone();
+        async move {
+            for b in &books {
+                if let Some(dir) = b.path.parent()
+                    && let Ok(mut d) = run.playbook_dir.lock()
+                {
+                    *d = dir.to_path_buf();
+                }
+                run.emit(PlaybookEvent::Playbook {
+                    path: b.path.display().to_string(),
+                });
+                for play in &b.plays {
+                    runner::play::run_play(&run, play).await;
+                }
+            }
+        }
+    };
+    let interrupted = tokio::select! {
+        _ = work => false,
+        _ = tokio::signal::ctrl_c() => true,
+    };
+    let recap = run.states.recap();
+    if interrupted {
+        run.emit(PlaybookEvent::Error("User interrupted execution".into()));
+    }
+    run.emit(PlaybookEvent::Recap(recap.clone()));
+    drop(run);
+    drop(events);
+    let _ = printer.await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), pool.close_all()).await;
+    Ok(if interrupted {
+        99
+    } else {
+        runner::exit_code(&recap)
+    })
+}
+
+/// `--list-hosts`, `--list-tasks`, `--list-tags`, in Ansible's layout.
+fn list(session: &Session, books: &[Playbook], cli: &PlaybookCli, opts: &RunOptions) {
+    for b in books {
+        println!("\nplaybook: {}", b.path.display());
+        for (i, play) in b.plays.iter().enumerate() {
+            let name = match &play.name {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let pattern = match &play.hosts {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            let mut play_tags = play.kw.tags.clone();
+            play_tags.sort();
+            println!(
+                "\n  play #{} ({}): {}\tTAGS: [{}]",
+                i + 1,
+                pattern,
+                name,
+                play_tags.join(", ")
+            );
+            if cli.list_hosts {
+                let hosts = session
+                    .select(&pattern, opts.limit.as_deref())
+                    .map(|s| s.hosts)
+                    .unwrap_or_default();
+                println!("    pattern: ['{pattern}']");
+                println!("    hosts ({}):", hosts.len());
+                for h in hosts {
+                    println!("      {h}");
+                }
+            }
+            let mut tasks = Vec::new();
+            for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
+                collect(section, &mut tasks);
+            }
+            if cli.list_tasks {
+                println!("    tasks:");
+                for t in &tasks {
+                    if runner::tags::selected(&t.kw.tags, &opts.tags, &opts.skip_tags) {
+                        let mut tags = t.kw.tags.clone();
+                        tags.sort();
+                        tags.dedup();
+                        println!("      {}\tTAGS: [{}]", t.display_name(), tags.join(", "));
+                    }
+                }
+            }
+            if cli.list_tags {
+                let mut all: Vec<String> = tasks.iter().flat_map(|t| t.kw.tags.clone()).collect();
+                all.sort();
+                all.dedup();
+                println!("      TASK TAGS: [{}]", all.join(", "));
+            }
+        }
+    }
+}
+
+fn collect(steps: &[Step], out: &mut Vec<Arc<crate::playbook::model::Task>>) {
+    for s in steps {
+        match s {
+            Step::Task(t) => out.push(t.clone()),
+            Step::Block(b) => {
+                collect(&b.block, out);
+                collect(&b.rescue, out);
+                collect(&b.always, out);
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Running playbooks: plays in order, hosts in batches, tasks in lock-step
+//! (or free), handlers at flush points, and the recap at the end.
+
+pub mod actions;
+pub mod conn;
+pub mod play;
+pub mod scheduler;
+pub mod scope;
+pub mod state;
+pub mod tags;
+pub mod task;
+pub mod walk;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::output::events::{HostStats, PlaybookEvent};
+use crate::session::Session;
+use crate::template::Templar;
+use state::States;
+
+/// Options from the `playbook` command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub verbosity: u8,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub start_at_task: Option<String>,
+    pub step: bool,
+    pub force_handlers: bool,
+    pub limit: Option<String>,
+}
+
+/// Everything shared by the plays of one run.
+pub struct Run {
+    pub session: Session,
+    pub templar: Templar,
+    pub events: mpsc::UnboundedSender<PlaybookEvent>,
+    pub opts: RunOptions,
+    pub states: States,
+    /// At most `forks` module executions in flight.
+    pub forks: Semaphore,
+    /// `--start-at-task`: set once the named task was reached.
+    pub started: AtomicBool,
+    /// The playbook file being run (for `playbook_dir`).
+    pub playbook_dir: std::sync::Mutex<PathBuf>,
+}
+
+impl Run {
+    pub fn new(
+        session: Session,
+        opts: RunOptions,
+        events: mpsc::UnboundedSender<PlaybookEvent>,
+    ) -> Arc<Run> {
+        let forks = session.forks.max(1);
+        let started = opts.start_at_task.is_none();
+        Arc::new(Run {
+            session,
+            templar: Templar::new(),
+            events,
+            opts,
+            states: States::default(),
+            forks: Semaphore::new(forks),
+            started: AtomicBool::new(started),
+            playbook_dir: std::sync::Mutex::new(PathBuf::new()),
+        })
+    }
+
+    pub fn emit(&self, ev: PlaybookEvent) {
+        let _ = self.events.send(ev);
+    }
+
+    pub fn warn(&self, msg: impl Into<String>) {
+        self.emit(PlaybookEvent::Warning(msg.into()));
+    }
+}
+
+/// Ansible's exit code from the recap: unreachable (4) beats failed (2).
+pub fn exit_code(recap: &[(String, HostStats)]) -> u8 {
+    if recap.iter().any(|(_, s)| s.unreachable > 0) {
+        4
+    } else if recap.iter().any(|(_, s)| s.failed > 0) {
+        2
+    } else {
+        0
+    }
+}

@@ -1,0 +1,176 @@
+//! Lock-step for the `linear` strategy: every host runs its own walk
+//! through the play (blocks, rescue, includes, handlers), but waits at each
+//! task until the scheduler releases it. The scheduler releases one task at
+//! a time, when no host is busy, choosing the earliest task in play order
+//! among those hosts are waiting at — so all hosts finish task N before any
+//! starts N+1, and a host in `rescue` waits for the others' block tasks,
+//! as in Ansible. The `free` strategy releases every arrival at once.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::output::events::{PlaybookEvent, TaskKind};
+
+/// A task's position in play order: section, then indices down the tree.
+pub type Key = Vec<u32>;
+
+/// What a host is told when it may go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    Go,
+    /// The play was aborted (`any_errors_fatal`, `max_fail_percentage`).
+    Abort,
+}
+
+/// The banner for a task, sent with the arrival so the scheduler can print
+/// it before any host reports.
+#[derive(Debug, Clone)]
+pub struct Banner {
+    pub name: String,
+    pub kind: TaskKind,
+    pub path: String,
+    pub check_mode: bool,
+}
+
+/// A host waiting at a task: the banner it brought and how to wake it.
+type Waiter = (Banner, oneshot::Sender<Release>);
+
+enum Msg {
+    Arrive {
+        key: Key,
+        id: usize,
+        banner: Banner,
+        reply: oneshot::Sender<Release>,
+    },
+    Done,
+}
+
+/// A handle hosts use to wait their turn.
+#[derive(Clone)]
+pub struct Gate {
+    tx: mpsc::UnboundedSender<Msg>,
+    abort: Arc<AtomicBool>,
+}
+
+impl Gate {
+    /// Waits until this host may run the task at `key`.
+    pub async fn arrive(&self, key: Key, id: usize, banner: Banner) -> Release {
+        if self.abort.load(Ordering::SeqCst) {
+            return Release::Abort;
+        }
+        let (reply, rx) = oneshot::channel();
+        if self
+            .tx
+            .send(Msg::Arrive {
+                key,
+                id,
+                banner,
+                reply,
+            })
+            .is_err()
+        {
+            return Release::Abort;
+        }
+        rx.await.unwrap_or(Release::Abort)
+    }
+
+    /// This host has nothing more to run in this batch.
+    pub fn done(&self) {
+        let _ = self.tx.send(Msg::Done);
+    }
+
+    /// Ends the play for every host at their next task.
+    pub fn abort(&self) {
+        self.abort.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.abort.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts a scheduler for `hosts` hosts. `between` runs whenever a group of
+/// hosts finished a task and before the next is released (for
+/// `any_errors_fatal` and `max_fail_percentage`).
+pub fn start(
+    hosts: usize,
+    linear: bool,
+    events: mpsc::UnboundedSender<PlaybookEvent>,
+    between: Arc<dyn Fn(&Gate) + Send + Sync>,
+) -> (Gate, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let gate = Gate {
+        tx,
+        abort: Arc::new(AtomicBool::new(false)),
+    };
+    let g = gate.clone();
+    let handle = tokio::spawn(async move {
+        let mut busy = hosts;
+        let mut waiting: BTreeMap<(Key, usize), Vec<Waiter>> = BTreeMap::new();
+        let mut announced: HashSet<usize> = HashSet::new();
+        while busy > 0 || !waiting.is_empty() {
+            if busy == 0 {
+                between(&g);
+                let Some(((_, id), group)) = waiting.pop_first() else {
+                    break;
+                };
+                let release = if g.is_aborted() {
+                    Release::Abort
+                } else {
+                    Release::Go
+                };
+                if release == Release::Go
+                    && let Some((banner, _)) = group.first()
+                {
+                    announce(&events, banner);
+                    announced.insert(id);
+                }
+                busy += group.len();
+                for (_, reply) in group {
+                    let _ = reply.send(release);
+                }
+                continue;
+            }
+            let Some(msg) = rx.recv().await else { break };
+            match msg {
+                Msg::Arrive {
+                    key,
+                    id,
+                    banner,
+                    reply,
+                } => {
+                    if linear {
+                        busy -= 1;
+                        waiting.entry((key, id)).or_default().push((banner, reply));
+                    } else {
+                        // Free: announce a task the first time any host
+                        // reaches it, and let the host go at once.
+                        if announced.insert(id) {
+                            announce(&events, &banner);
+                        }
+                        let release = if g.is_aborted() {
+                            Release::Abort
+                        } else {
+                            Release::Go
+                        };
+                        let _ = reply.send(release);
+                    }
+                }
+                Msg::Done => busy = busy.saturating_sub(1),
+            }
+        }
+    });
+    (gate, handle)
+}
+
+fn announce(events: &mpsc::UnboundedSender<PlaybookEvent>, b: &Banner) {
+    let _ = events.send(PlaybookEvent::TaskStart {
+        name: b.name.clone(),
+        kind: b.kind,
+        path: b.path.clone(),
+        check_mode: b.check_mode,
+    });
+}

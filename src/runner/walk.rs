@@ -1,0 +1,331 @@
+//! One host's way through a play: sections, blocks with `rescue` and
+//! `always`, `include_tasks`, `meta` and handler flushes. Each task waits
+//! at the scheduler's gate before it runs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use super::play::PlayCtx;
+use super::scheduler::{Banner, Key, Release};
+use super::tags;
+use super::task::{self, Finished};
+use crate::output::events::{PlaybookEvent, ResultStatus, TaskKind};
+use crate::playbook::model::{Step, Task};
+
+/// How a walk through a list of steps ended for the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// A task failed and was not rescued: the host leaves the play.
+    Failed,
+    Unreachable,
+    /// `meta: end_host`, or the play was aborted / ended.
+    Stop,
+}
+
+pub struct HostCtx {
+    pub pc: Arc<PlayCtx>,
+    pub host: String,
+}
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs the whole play for one host.
+pub async fn host_main(pc: Arc<PlayCtx>, host: String) {
+    let hc = HostCtx {
+        pc: pc.clone(),
+        host,
+    };
+    let play = pc.play.clone();
+    let mut flow = Flow::Continue;
+    let mut counted = false;
+    if gather_enabled(&hc) {
+        flow = task::gather_facts(&hc, vec![0]).await;
+    }
+    let sections: [(u32, &Vec<Step>); 3] = [
+        (1, &play.pre_tasks),
+        (3, &play.tasks),
+        (5, &play.post_tasks),
+    ];
+    for (n, steps) in sections {
+        if flow == Flow::Continue {
+            flow = walk_steps(&hc, steps, vec![n]).await;
+        }
+        if matches!(flow, Flow::Failed | Flow::Unreachable) && !counted {
+            // The host leaves the play: it counts toward
+            // max_fail_percentage, and any_errors_fatal ends the play.
+            counted = true;
+            pc.failed_in_batch.fetch_add(1, Ordering::SeqCst);
+            let fatal = pc.run.states.with(&hc.host, |s| s.fatal);
+            if fatal {
+                pc.fatal.store(true, Ordering::SeqCst);
+            }
+        }
+        if flow == Flow::Continue || (flow == Flow::Failed && pc.force_handlers) {
+            let f = flush_handlers(&hc, vec![n + 1]).await;
+            if flow == Flow::Continue {
+                flow = f;
+            }
+        }
+    }
+    pc.gate.done();
+}
+
+fn gather_enabled(hc: &HostCtx) -> bool {
+    let run = &hc.pc.run;
+    let setting = hc
+        .pc
+        .play
+        .gather_facts
+        .as_ref()
+        .and_then(tutti_modules::params::to_bool);
+    let gathering = run
+        .session
+        .config
+        .get("defaults", "gathering", "ANSIBLE_GATHERING")
+        .unwrap_or_else(|| "implicit".into());
+    match setting {
+        Some(b) => b,
+        None => match gathering.as_str() {
+            "explicit" => false,
+            "smart" => run.states.with(&hc.host, |s| s.facts.is_empty()),
+            _ => true,
+        },
+    }
+}
+
+/// Walks a list of steps.
+pub fn walk_steps<'a>(hc: &'a HostCtx, steps: &'a [Step], key: Key) -> BoxFut<'a, Flow> {
+    Box::pin(async move {
+        for (i, step) in steps.iter().enumerate() {
+            let mut k = key.clone();
+            k.push(i as u32);
+            let flow = match step {
+                Step::Task(t) => run_step_task(hc, t, k).await,
+                Step::Block(b) => {
+                    let flow = walk_steps(hc, &b.block, with(&k, 0)).await;
+                    let flow = if flow == Flow::Failed && !b.rescue.is_empty() {
+                        // The failure is rescued: Ansible counts it as
+                        // `rescued`, not `failed`.
+                        hc.pc.run.states.with(&hc.host, |s| {
+                            s.stats.failed = s.stats.failed.saturating_sub(1);
+                            s.stats.rescued += 1;
+                            s.failed = false;
+                            s.fatal = false;
+                            if let Some((task, result)) = s.last_failure.take() {
+                                s.failure_vars.insert("ansible_failed_task".into(), task);
+                                s.failure_vars
+                                    .insert("ansible_failed_result".into(), result);
+                            }
+                        });
+                        walk_steps(hc, &b.rescue, with(&k, 1)).await
+                    } else {
+                        flow
+                    };
+                    if !b.always.is_empty() && matches!(flow, Flow::Continue | Flow::Failed) {
+                        // `always` runs even for a host that just failed.
+                        let was_failed = flow == Flow::Failed;
+                        if was_failed {
+                            hc.pc.run.states.with(&hc.host, |s| s.failed = false);
+                        }
+                        if was_failed {
+                            hc.pc.run.states.with(&hc.host, |s| {
+                                if let Some((task, result)) = s.last_failure.clone() {
+                                    s.failure_vars.insert("ansible_failed_task".into(), task);
+                                    s.failure_vars
+                                        .insert("ansible_failed_result".into(), result);
+                                }
+                            });
+                        }
+                        let a = walk_steps(hc, &b.always, with(&k, 2)).await;
+                        if was_failed && a == Flow::Continue {
+                            hc.pc.run.states.with(&hc.host, |s| s.failed = true);
+                            Flow::Failed
+                        } else {
+                            a
+                        }
+                    } else {
+                        flow
+                    }
+                }
+            };
+            if let Step::Block(b) = step
+                && (!b.rescue.is_empty() || !b.always.is_empty())
+            {
+                hc.pc.run.states.with(&hc.host, |s| s.failure_vars.clear());
+            }
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        Flow::Continue
+    })
+}
+
+fn with(key: &Key, n: u32) -> Key {
+    let mut k = key.clone();
+    k.push(n);
+    k
+}
+
+/// Whether tag and `--start-at-task` selection let this task run.
+fn selected(hc: &HostCtx, t: &Task) -> bool {
+    let run = &hc.pc.run;
+    if !tags::selected(&t.kw.tags, &run.opts.tags, &run.opts.skip_tags) {
+        // include_* and flush points still open their files so tagged
+        // tasks inside can run (Ansible applies tags to their contents).
+        return matches!(t.action.as_str(), "include_tasks" | "include_role" | "meta")
+            && t.kw.tags.is_empty();
+    }
+    if !run.started.load(Ordering::SeqCst) {
+        let name = t.display_name();
+        if run.opts.start_at_task.as_deref() == Some(name.as_str()) {
+            run.started.store(true, Ordering::SeqCst);
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+async fn run_step_task(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
+    if !selected(hc, t) {
+        return Flow::Continue;
+    }
+    if hc.pc.run.states.with(&hc.host, |s| s.ended) {
+        return Flow::Stop;
+    }
+    match t.action.as_str() {
+        "include_tasks" => return include_tasks(hc, t, key).await,
+        "meta" => return meta(hc, t, key).await,
+        _ => {}
+    }
+    run_task(hc, t, key, TaskKind::Task).await.flow
+}
+
+/// Waits for the scheduler, then runs the task.
+pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> Finished {
+    let banner = Banner {
+        name: t.display_name(),
+        kind,
+        path: format!("{}:{}", t.origin.file, t.origin.line),
+        check_mode: hc.pc.check_mode,
+    };
+    match hc.pc.gate.arrive(key, t.id, banner).await {
+        Release::Go => task::run(hc, t, kind).await,
+        Release::Abort => Finished::stop(),
+    }
+}
+
+/// `include_tasks`: loads the file now, for this host, and walks it.
+async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
+    let banner = Banner {
+        name: t.display_name(),
+        kind: TaskKind::Task,
+        path: format!("{}:{}", t.origin.file, t.origin.line),
+        check_mode: hc.pc.check_mode,
+    };
+    if hc.pc.gate.arrive(key.clone(), t.id, banner).await == Release::Abort {
+        return Flow::Stop;
+    }
+    let loaded = task::load_include(hc, t).await;
+    let (steps, file) = match loaded {
+        task::Include::Skipped => return Flow::Continue,
+        task::Include::Failed(flow) => return flow,
+        task::Include::Loaded { steps, file } => (steps, file),
+    };
+    hc.pc.run.emit(PlaybookEvent::Included {
+        file,
+        hosts: vec![hc.host.clone()],
+    });
+    walk_steps(hc, &steps, key).await
+}
+
+/// `meta`: control-flow actions that act on the play, not the host.
+async fn meta(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
+    let what = t
+        .args
+        .get("_raw_params")
+        .and_then(Value::as_str)
+        .unwrap_or("noop")
+        .trim()
+        .to_string();
+    match what.as_str() {
+        "flush_handlers" => {
+            // Every host meets here, then handlers run in order.
+            let banner = Banner {
+                name: "meta: flush_handlers".into(),
+                kind: TaskKind::Task,
+                path: format!("{}:{}", t.origin.file, t.origin.line),
+                check_mode: hc.pc.check_mode,
+            };
+            if hc.pc.gate.arrive(key.clone(), t.id, banner).await == Release::Abort {
+                return Flow::Stop;
+            }
+            flush_handlers(hc, key).await
+        }
+        "end_play" | "end_batch" | "end_host" | "clear_host_errors" | "noop"
+        | "refresh_inventory" | "clear_facts" | "reset_connection" | "end_role" => {
+            let done = run_task(hc, t, key, TaskKind::Task).await;
+            if done.flow != Flow::Continue {
+                return done.flow;
+            }
+            if done.status == ResultStatus::Skipped {
+                return Flow::Continue;
+            }
+            match what.as_str() {
+                "end_play" | "end_batch" => {
+                    hc.pc.ended_by_meta.store(true, Ordering::SeqCst);
+                    hc.pc.gate.abort();
+                    Flow::Stop
+                }
+                "end_host" => {
+                    hc.pc.run.states.with(&hc.host, |s| s.ended = true);
+                    Flow::Stop
+                }
+                "clear_host_errors" => {
+                    for h in &hc.pc.batch {
+                        hc.pc.run.states.with(h, |s| s.failed = false);
+                    }
+                    Flow::Continue
+                }
+                "clear_facts" => {
+                    hc.pc.run.states.with(&hc.host, |s| s.facts.clear());
+                    Flow::Continue
+                }
+                _ => Flow::Continue,
+            }
+        }
+        other => {
+            hc.pc.run.emit(PlaybookEvent::Error(format!(
+                "invalid meta action requested: {other} (at {})",
+                t.origin
+            )));
+            Flow::Failed
+        }
+    }
+}
+
+/// Runs the notified handlers, in the order they are defined.
+pub async fn flush_handlers(hc: &HostCtx, key: Key) -> Flow {
+    let handlers = hc.pc.play.handlers.clone();
+    for (i, h) in handlers.iter().enumerate() {
+        let notified = hc.pc.run.states.with(&hc.host, |s| {
+            let hit = s.notified.contains(&h.id);
+            s.notified.retain(|id| *id != h.id);
+            hit
+        });
+        if !notified {
+            continue;
+        }
+        let done = run_task(hc, h, with(&key, i as u32), TaskKind::Handler).await;
+        if done.flow != Flow::Continue {
+            return done.flow;
+        }
+    }
+    Flow::Continue
+}
