@@ -7,6 +7,7 @@
 //! script) and for probe scripts that are constants in our own source.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// A command to run on a host: a program with arguments, or a shell script,
 /// plus its environment, working directory and stdin.
@@ -16,6 +17,8 @@ pub struct Cmd {
     env: Vec<(String, String)>,
     chdir: Option<String>,
     stdin: Option<Vec<u8>>,
+    stdin_file: Option<PathBuf>,
+    stdout_file: Option<PathBuf>,
     raw: bool,
 }
 
@@ -99,6 +102,30 @@ impl Cmd {
         self
     }
 
+    /// Streams a controller file to the command's stdin (bounded memory,
+    /// for uploads of any size).
+    pub fn stdin_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stdin_file = Some(path.into());
+        self
+    }
+
+    /// Streams the command's stdout into a controller file instead of
+    /// keeping it in memory (for downloads of any size).
+    pub fn stdout_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stdout_file = Some(path.into());
+        self
+    }
+
+    /// The controller file to stream to stdin, if any.
+    pub fn stdin_path(&self) -> Option<&Path> {
+        self.stdin_file.as_deref()
+    }
+
+    /// The controller file stdout goes to, if any.
+    pub fn stdout_path(&self) -> Option<&Path> {
+        self.stdout_file.as_deref()
+    }
+
     /// Marks the command as `raw`: the connection runs it exactly as rendered,
     /// without wrapping it in `/bin/sh -c` (Ansible's `raw` module).
     pub fn raw(mut self) -> Self {
@@ -157,6 +184,8 @@ impl fmt::Debug for Cmd {
         f.debug_struct("Cmd")
             .field("render", &self.render())
             .field("stdin_bytes", &self.stdin.as_ref().map(Vec::len))
+            .field("stdin_file", &self.stdin_file)
+            .field("stdout_file", &self.stdout_file)
             .finish()
     }
 }

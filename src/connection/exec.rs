@@ -28,6 +28,9 @@ pub trait Process: Send {
     async fn next_event(&mut self) -> Result<Event, HostError>;
     async fn write_stdin(&mut self, data: &[u8]) -> Result<(), HostError>;
     async fn close_stdin(&mut self) -> Result<(), HostError>;
+    /// Streams a controller file to stdin in the background, then closes
+    /// stdin; reading the command's output goes on meanwhile.
+    async fn feed_file(&mut self, path: &std::path::Path) -> Result<(), HostError>;
     /// Stops the command (on timeout or become failure).
     async fn kill(&mut self);
 }
@@ -40,13 +43,41 @@ pub struct BecomeRun<'a> {
     pub timeout: Duration,
 }
 
+/// Where a command's stdin comes from.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    None,
+    Bytes(&'a [u8]),
+    File(&'a std::path::Path),
+}
+
+impl<'a> Input<'a> {
+    pub fn of(cmd: &'a tutti_modules::Cmd) -> Self {
+        match (cmd.stdin_path(), cmd.stdin_data()) {
+            (Some(p), _) => Input::File(p),
+            (None, Some(b)) => Input::Bytes(b),
+            (None, None) => Input::None,
+        }
+    }
+}
+
 /// Runs `p` to completion and returns what it printed and its status.
+/// With `stdout_to`, stdout is streamed into that controller file.
 pub async fn drive(
     p: &mut dyn Process,
-    stdin: Option<&[u8]>,
+    stdin: Input<'_>,
+    stdout_to: Option<&std::path::Path>,
     mut become_run: Option<BecomeRun<'_>>,
     deadline: Option<Duration>,
 ) -> Result<Output, HostError> {
+    let mut sink = match stdout_to {
+        Some(path) => Some(
+            tokio::fs::File::create(path)
+                .await
+                .map_err(|e| HostError::Failed(format!("cannot write {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
     let started = Instant::now();
     let mut out = Output::default();
     let mut exit: Option<i32> = None;
@@ -96,7 +127,7 @@ pub async fn drive(
                 }
                 Step::Escalated => {
                     let (so, se) = b.watcher.take_output();
-                    out.stdout.extend_from_slice(&so);
+                    keep_stdout(&mut out, &mut sink, &so).await?;
                     out.stderr.extend_from_slice(&se);
                     send_stdin(p, stdin).await?;
                     stdin_sent = true;
@@ -107,7 +138,7 @@ pub async fn drive(
                 }
             },
             _ => {
-                out.stdout.extend_from_slice(o);
+                keep_stdout(&mut out, &mut sink, o).await?;
                 out.stderr.extend_from_slice(e);
             }
         }
@@ -130,15 +161,44 @@ pub async fn drive(
         }));
     }
     let _ = stdin_sent;
+    if let Some(mut f) = sink {
+        use tokio::io::AsyncWriteExt;
+        f.flush()
+            .await
+            .map_err(|e| HostError::Failed(format!("cannot write the downloaded file: {e}")))?;
+    }
     out.rc = exit.unwrap_or(-1);
     Ok(out)
 }
 
-async fn send_stdin(p: &mut dyn Process, stdin: Option<&[u8]>) -> Result<(), HostError> {
-    if let Some(data) = stdin
-        && !data.is_empty()
-    {
-        p.write_stdin(data).await?;
+async fn keep_stdout(
+    out: &mut Output,
+    sink: &mut Option<tokio::fs::File>,
+    data: &[u8],
+) -> Result<(), HostError> {
+    use tokio::io::AsyncWriteExt;
+    match sink {
+        Some(f) if !data.is_empty() => f
+            .write_all(data)
+            .await
+            .map_err(|e| HostError::Failed(format!("cannot write the downloaded file: {e}"))),
+        Some(_) => Ok(()),
+        None => {
+            out.stdout.extend_from_slice(data);
+            Ok(())
+        }
     }
-    p.close_stdin().await
+}
+
+async fn send_stdin(p: &mut dyn Process, stdin: Input<'_>) -> Result<(), HostError> {
+    match stdin {
+        Input::File(path) => p.feed_file(path).await,
+        Input::Bytes(data) => {
+            if !data.is_empty() {
+                p.write_stdin(data).await?;
+            }
+            p.close_stdin().await
+        }
+        Input::None => p.close_stdin().await,
+    }
 }

@@ -46,7 +46,8 @@ impl LocalHost {
         });
         let result = exec::drive(
             &mut proc,
-            cmd.stdin_data(),
+            exec::Input::of(cmd),
+            cmd.stdout_path(),
             become_run,
             self.command_timeout,
         )
@@ -162,6 +163,19 @@ impl Process for LocalProcess {
 
     async fn close_stdin(&mut self) -> Result<(), HostError> {
         self.stdin = None;
+        Ok(())
+    }
+
+    async fn feed_file(&mut self, path: &std::path::Path) -> Result<(), HostError> {
+        let Some(mut stdin) = self.stdin.take() else {
+            return Ok(());
+        };
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| HostError::Failed(format!("cannot read {}: {e}", path.display())))?;
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut file, &mut stdin).await;
+        });
         Ok(())
     }
 

@@ -179,7 +179,8 @@ impl SshHost {
         });
         let result = exec::drive(
             &mut proc,
-            cmd.stdin_data(),
+            exec::Input::of(cmd),
+            cmd.stdout_path(),
             become_run,
             self.target.command_timeout,
         )
@@ -618,7 +619,7 @@ impl client::Handler for Client {
 
 struct SshProcess {
     channel: russh::Channel<client::Msg>,
-    stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    stdin: Option<mpsc::Sender<Vec<u8>>>,
     writer: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -627,7 +628,9 @@ impl SshProcess {
         // stdin is written by its own task, so a command that prints while
         // we feed it cannot stall the reads (and the connection) behind it.
         let mut w = channel.make_writer();
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        // Bounded: a large upload waits for the network instead of
+        // queueing the whole file in memory.
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(8);
         let writer = tokio::spawn(async move {
             while let Some(chunk) = rx.recv().await {
                 if w.write_all(&chunk).await.is_err() {
@@ -678,8 +681,37 @@ impl Process for SshProcess {
 
     async fn write_stdin(&mut self, data: &[u8]) -> Result<(), HostError> {
         if let Some(tx) = &self.stdin {
-            let _ = tx.send(data.to_vec());
+            for chunk in data.chunks(32 * 1024) {
+                if tx.send(chunk.to_vec()).await.is_err() {
+                    break;
+                }
+            }
         }
+        Ok(())
+    }
+
+    async fn feed_file(&mut self, path: &std::path::Path) -> Result<(), HostError> {
+        let Some(tx) = self.stdin.take() else {
+            return Ok(());
+        };
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| HostError::Failed(format!("cannot read {}: {e}", path.display())))?;
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match file.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            // Dropping the last sender ends the writer, which sends EOF.
+        });
         Ok(())
     }
 
