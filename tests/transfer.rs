@@ -15,7 +15,7 @@ use std::time::Duration;
 use tutti::connection::known_hosts::{KnownHosts, Policy};
 use tutti::connection::local::LocalHost;
 use tutti::connection::ssh::{Endpoint, SshHost, SshTarget};
-use tutti_modules::{Cmd, Host, HostRead};
+use tutti_modules::{Cmd, Host};
 
 /// 8 MiB of every byte value, so any mangling shows.
 fn payload(path: &Path) -> Vec<u8> {
