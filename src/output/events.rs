@@ -96,6 +96,9 @@ pub enum PlaybookEvent {
         path: String,
         check_mode: bool,
     },
+    /// The hosts a task was released to, in inventory order (follows
+    /// `TaskStart`); the printer uses it to report hosts in that order.
+    TaskHosts(Vec<String>),
     Result(Box<TaskResult>),
     /// `FAILED - RETRYING: [host]: name (N retries left).`
     Retrying {

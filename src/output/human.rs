@@ -224,6 +224,7 @@ impl Human {
                 }
                 self.banner(&mut out, &msg);
             }
+            PlaybookEvent::TaskHosts(_) => {}
             PlaybookEvent::NoHostsMatched => {
                 self.display(
                     &mut out,

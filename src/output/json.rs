@@ -63,6 +63,8 @@ fn line(v: &Value) -> Vec<u8> {
 /// Renders one playbook event as one line (schema in the module doc).
 pub fn render_playbook(ev: &PlaybookEvent) -> Vec<u8> {
     let v = match ev {
+        // Internal to the printer (ordering), not part of the schema.
+        PlaybookEvent::TaskHosts(_) => return Vec::new(),
         PlaybookEvent::Playbook { path } => json!({"event": "playbook", "schema": 1, "path": path}),
         PlaybookEvent::PlayStart { name, check_mode } => {
             json!({"event": "play_start", "name": name, "check_mode": check_mode})

@@ -6,6 +6,7 @@ pub mod events;
 pub mod human;
 pub mod json;
 pub mod minimal;
+pub mod order;
 pub mod pyjson;
 
 use std::io::Write;
@@ -149,22 +150,34 @@ pub fn spawn_playbook(
     };
     let handle = tokio::spawn(async move {
         let mut human = human::Human::new(opts);
-        while let Some(ev) = rx.recv().await {
-            match format {
-                PlaybookFormat::Human => {
-                    let r = human.render(&ev);
-                    let so = std::io::stdout();
-                    let se = std::io::stderr();
-                    let _ = r.write_to(&mut so.lock(), &mut se.lock());
-                }
-                PlaybookFormat::Json => {
-                    let line = json::render_playbook(&ev);
-                    let mut so = std::io::stdout().lock();
-                    let _ = so.write_all(&line);
-                    let _ = so.flush();
-                }
+        let mut orderer = order::Orderer::default();
+        while let Some(incoming) = rx.recv().await {
+            for ev in orderer.push(incoming) {
+                emit_playbook(format, &mut human, &ev);
             }
+        }
+        let mut rest = Vec::new();
+        orderer.flush(&mut rest);
+        for ev in rest {
+            emit_playbook(format, &mut human, &ev);
         }
     });
     (tx, handle)
+}
+
+fn emit_playbook(format: PlaybookFormat, human: &mut human::Human, ev: &events::PlaybookEvent) {
+    match format {
+        PlaybookFormat::Human => {
+            let r = human.render(ev);
+            let so = std::io::stdout();
+            let se = std::io::stderr();
+            let _ = r.write_to(&mut so.lock(), &mut se.lock());
+        }
+        PlaybookFormat::Json => {
+            let line = json::render_playbook(ev);
+            let mut so = std::io::stdout().lock();
+            let _ = so.write_all(&line);
+            let _ = so.flush();
+        }
+    }
 }

@@ -487,7 +487,7 @@ async fn run_batch(
             gate.abort();
         }
     });
-    let (gate, sched) = scheduler::start(batch.len(), linear, run.events.clone(), between);
+    let (gate, sched) = scheduler::start(batch.clone(), linear, run.events.clone(), between);
     let pc = Arc::new(PlayCtx {
         run: run.clone(),
         play: play.clone(),

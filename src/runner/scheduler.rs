@@ -36,10 +36,11 @@ pub struct Banner {
 }
 
 /// A host waiting at a task: the banner it brought and how to wake it.
-type Waiter = (Banner, oneshot::Sender<Release>);
+type Waiter = (String, Banner, oneshot::Sender<Release>);
 
 enum Msg {
     Arrive {
+        host: String,
         key: Key,
         id: usize,
         banner: Banner,
@@ -57,7 +58,7 @@ pub struct Gate {
 
 impl Gate {
     /// Waits until this host may run the task at `key`.
-    pub async fn arrive(&self, key: Key, id: usize, banner: Banner) -> Release {
+    pub async fn arrive(&self, host: &str, key: Key, id: usize, banner: Banner) -> Release {
         if self.abort.load(Ordering::SeqCst) {
             return Release::Abort;
         }
@@ -65,6 +66,7 @@ impl Gate {
         if self
             .tx
             .send(Msg::Arrive {
+                host: host.to_string(),
                 key,
                 id,
                 banner,
@@ -96,7 +98,7 @@ impl Gate {
 /// hosts finished a task and before the next is released (for
 /// `any_errors_fatal` and `max_fail_percentage`).
 pub fn start(
-    hosts: usize,
+    order: Vec<String>,
     linear: bool,
     events: mpsc::UnboundedSender<PlaybookEvent>,
     between: Arc<dyn Fn(&Gate) + Send + Sync>,
@@ -108,28 +110,32 @@ pub fn start(
     };
     let g = gate.clone();
     let handle = tokio::spawn(async move {
-        let mut busy = hosts;
+        let mut busy = order.len();
+        let rank = |h: &str| order.iter().position(|x| x == h).unwrap_or(usize::MAX);
         let mut waiting: BTreeMap<(Key, usize), Vec<Waiter>> = BTreeMap::new();
         let mut announced: HashSet<usize> = HashSet::new();
         while busy > 0 || !waiting.is_empty() {
             if busy == 0 {
                 between(&g);
-                let Some(((_, id), group)) = waiting.pop_first() else {
+                let Some(((_, id), mut group)) = waiting.pop_first() else {
                     break;
                 };
+                group.sort_by_key(|(h, _, _)| rank(h));
                 let release = if g.is_aborted() {
                     Release::Abort
                 } else {
                     Release::Go
                 };
                 if release == Release::Go
-                    && let Some((banner, _)) = group.first()
+                    && let Some((_, banner, _)) = group.first()
                 {
                     announce(&events, banner);
+                    let hosts = group.iter().map(|(h, _, _)| h.clone()).collect();
+                    let _ = events.send(PlaybookEvent::TaskHosts(hosts));
                     announced.insert(id);
                 }
                 busy += group.len();
-                for (_, reply) in group {
+                for (_, _, reply) in group {
                     let _ = reply.send(release);
                 }
                 continue;
@@ -137,6 +143,7 @@ pub fn start(
             let Some(msg) = rx.recv().await else { break };
             match msg {
                 Msg::Arrive {
+                    host,
                     key,
                     id,
                     banner,
@@ -144,7 +151,10 @@ pub fn start(
                 } => {
                     if linear {
                         busy -= 1;
-                        waiting.entry((key, id)).or_default().push((banner, reply));
+                        waiting
+                            .entry((key, id))
+                            .or_default()
+                            .push((host, banner, reply));
                     } else {
                         // Free: announce a task the first time any host
                         // reaches it, and let the host go at once.

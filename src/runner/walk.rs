@@ -215,7 +215,7 @@ pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> 
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
     };
-    match hc.pc.gate.arrive(key, t.id, banner).await {
+    match hc.pc.gate.arrive(&hc.host, key, t.id, banner).await {
         Release::Go => task::run(hc, t, kind).await,
         Release::Abort => Finished::stop(),
     }
@@ -229,7 +229,7 @@ async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
     };
-    if hc.pc.gate.arrive(key.clone(), t.id, banner).await == Release::Abort {
+    if hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await == Release::Abort {
         return Flow::Stop;
     }
     let loaded = task::load_include(hc, t).await;
@@ -263,7 +263,7 @@ async fn meta(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
                 path: format!("{}:{}", t.origin.file, t.origin.line),
                 check_mode: hc.pc.check_mode,
             };
-            if hc.pc.gate.arrive(key.clone(), t.id, banner).await == Release::Abort {
+            if hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await == Release::Abort {
                 return Flow::Stop;
             }
             flush_handlers(hc, key).await

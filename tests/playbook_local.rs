@@ -1,0 +1,685 @@
+//! The playbook language on the local connection: each test writes a small
+//! project (inventory + playbook), runs the real binary and checks the
+//! results, the recap, the exit code and, where it matters, the exact
+//! output.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::project::{Project, recap, results};
+use serde_json::Value;
+
+const INV: &str = "alpha ansible_connection=local\nbeta ansible_connection=local\n";
+
+fn project(playbook: &str) -> Project {
+    let p = Project::new();
+    p.write("inv.ini", INV).write("site.yml", playbook);
+    p
+}
+
+/// The `msg` of each debug/fail/assert result (and of failures) of a host.
+fn msgs(events: &[Value], host: &str) -> Vec<String> {
+    results(events, host)
+        .iter()
+        .filter(|e| {
+            matches!(e["action"].as_str(), Some("debug" | "fail" | "assert"))
+                || e["status"] == "failed"
+        })
+        .filter_map(|e| match &e["result"]["msg"] {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        })
+        .collect()
+}
+
+#[test]
+fn golden_output_matches_ansibles_default_callback() {
+    let p = project(
+        r#"- name: Demo play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say hi
+      debug:
+        msg: "hello from {{ inventory_hostname }}"
+    - name: Skip on beta
+      command: "true"
+      when: inventory_hostname == 'alpha'
+      changed_when: false
+    - name: Change on alpha
+      command: "true"
+      when: inventory_hostname == 'alpha'
+      notify: Restart thing
+  handlers:
+    - name: Restart thing
+      debug:
+        msg: restarted
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["-f", "1"]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    let expected = "
+PLAY [Demo play] ***************************************************************
+
+TASK [Say hi] ******************************************************************
+ok: [alpha] => {
+    \"msg\": \"hello from alpha\"
+}
+ok: [beta] => {
+    \"msg\": \"hello from beta\"
+}
+
+TASK [Skip on beta] ************************************************************
+ok: [alpha]
+skipping: [beta]
+
+TASK [Change on alpha] *********************************************************
+changed: [alpha]
+skipping: [beta]
+
+RUNNING HANDLER [Restart thing] ************************************************
+ok: [alpha] => {
+    \"msg\": \"restarted\"
+}
+
+PLAY RECAP *********************************************************************
+alpha                      : ok=4    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   
+beta                       : ok=1    changed=0    unreachable=0    failed=0    skipped=2    rescued=0    ignored=0   
+
+";
+    assert_eq!(r.stdout, expected);
+}
+
+#[test]
+fn failed_host_leaves_the_play_and_exit_code_is_2() {
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Fail on beta
+      command: /bin/false
+      when: inventory_hostname == 'beta'
+    - name: After
+      debug: msg=after
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    assert_eq!(msgs(&ev, "alpha"), vec!["after"]);
+    assert!(msgs(&ev, "beta").contains(&"non-zero return code".to_string()));
+    assert_eq!(recap(&ev, "beta")["failed"], 1);
+    assert_eq!(recap(&ev, "alpha")["failed"], 0);
+    // The human output points at the task with 2.19's error block.
+    let h = p.playbook("inv.ini", "site.yml", &[]);
+    assert!(
+        h.stdout
+            .contains("[ERROR]: Task failed: Module failed: non-zero return code"),
+        "{}",
+        h.both()
+    );
+    assert!(
+        h.stdout
+            .contains(&format!("Origin: {}:4:7", p.path("site.yml").display())),
+        "{}",
+        h.both()
+    );
+}
+
+#[test]
+fn loops_and_loop_control() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  vars:
+    users: [{name: ann, groups: [a, b]}, {name: bob, groups: [c]}]
+  tasks:
+    - debug: msg="{{ item }}"
+      loop: [1, 2]
+    - debug: msg="{{ item }}"
+      with_items: [a, [b, c]]
+    - debug: msg="{{ item.key }}={{ item.value }}"
+      with_dict: {x: 1, y: 2}
+    - debug: msg="{{ item }}"
+      with_sequence: start=1 end=3 format=web%02d
+    - debug: msg="{{ item.0 }}-{{ item.1 }}"
+      with_nested: [[a, b], [1]]
+    - debug: msg="{{ item.0 }}-{{ item.1 }}"
+      with_together: [[a, b], [1, 2]]
+    - debug: msg="{{ item.0.name }}:{{ item.1 }}"
+      with_subelements: [ "{{ users }}", groups ]
+    - debug: msg="{{ i }}:{{ u.name }}:{{ ansible_loop.first }}:{{ ansible_loop.length }}"
+      loop: "{{ users }}"
+      loop_control: {loop_var: u, index_var: i, label: "{{ u.name }}", extended: true}
+    - command: echo {{ item }}
+      loop: [x, y]
+      register: out
+    - debug: msg="{{ out.results | map(attribute='stdout') | join(',') }}"
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    let items: Vec<String> = ev
+        .iter()
+        .filter(|e| e["event"] == "result" && !e["item"].is_null() && e["action"] == "debug")
+        .map(|e| match &e["result"]["msg"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        items,
+        vec![
+            "1",
+            "2",
+            "a",
+            "b",
+            "c",
+            "x=1",
+            "y=2",
+            "web01",
+            "web02",
+            "web03",
+            "a-1",
+            "b-1",
+            "a-1",
+            "b-2",
+            "ann:a",
+            "ann:b",
+            "bob:c",
+            "0:ann:True:2",
+            "1:bob:False:2"
+        ]
+    );
+    let labels: Vec<Value> = ev
+        .iter()
+        .filter(|e| e["event"] == "result" && e["result"]["u"].is_object())
+        .map(|e| e["item"].clone())
+        .collect();
+    assert_eq!(labels, vec![Value::from("ann"), Value::from("bob")]);
+    assert_eq!(msgs(&ev, "alpha").last().unwrap(), "x,y");
+}
+
+#[test]
+fn when_register_changed_when_failed_when_ignore_errors_until() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: echo hello
+      register: r
+      changed_when: false
+    - debug: msg="said {{ r.stdout }}"
+      when: r.stdout == 'hello' and r is not changed
+    - debug: msg=never
+      when: r.rc != 0
+    - command: /bin/false
+      ignore_errors: true
+      register: f
+    - assert:
+        that: [f is failed, "f.rc == 1"]
+    - command: echo ok
+      register: o
+      failed_when: "'ok' not in o.stdout"
+    - shell: c=$(cat counter 2>/dev/null || echo 0); c=$((c+1)); echo $c > counter; echo $c
+      args: {chdir: "{{ playbook_dir }}"}
+      register: n
+      until: n.stdout | int >= 3
+      retries: 5
+      delay: 0
+    - debug: msg="attempts={{ n.attempts }}"
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    let m = msgs(&ev, "alpha");
+    assert!(m.contains(&"said hello".to_string()), "{m:?}");
+    assert!(!m.contains(&"never".to_string()));
+    assert!(m.contains(&"attempts=3".to_string()), "{m:?}");
+    let retries = ev.iter().filter(|e| e["event"] == "retrying").count();
+    assert_eq!(retries, 2);
+    let rc = recap(&ev, "alpha");
+    assert_eq!(rc["ignored"], 1);
+    assert_eq!(rc["skipped"], 1);
+    assert_eq!(rc["failed"], 0);
+}
+
+#[test]
+fn blocks_rescue_always_and_failed_task_vars() {
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - name: Might fail
+          command: /bin/false
+          when: inventory_hostname == 'beta'
+        - debug: msg=block-end
+      rescue:
+        - debug: msg="rescued {{ ansible_failed_task.name }} rc={{ ansible_failed_result.rc }}"
+      always:
+        - debug: msg=always
+    - debug: msg=after
+    - block:
+        - fail: msg=boom
+      always:
+        - debug: msg=cleanup
+      when: inventory_hostname == 'alpha'
+    - debug: msg=unreached
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    let a = msgs(&ev, "alpha");
+    let b = msgs(&ev, "beta");
+    assert_eq!(a, vec!["block-end", "always", "after", "boom", "cleanup"]);
+    assert_eq!(b[0], "non-zero return code");
+    assert_eq!(
+        &b[1..],
+        &["rescued Might fail rc=1", "always", "after", "unreached"]
+    );
+    assert_eq!(recap(&ev, "beta")["rescued"], 1);
+    assert_eq!(recap(&ev, "beta")["failed"], 0);
+    assert_eq!(recap(&ev, "alpha")["failed"], 1);
+}
+
+#[test]
+fn handlers_by_name_listen_flush_and_force() {
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: [first, topic]
+    - meta: flush_handlers
+    - debug: msg=between
+    - command: "true"
+      notify: second
+    - fail: msg=stop
+      when: inventory_hostname == 'beta'
+  handlers:
+    - name: second
+      debug: msg=h-second
+    - name: first
+      debug: msg=h-first
+    - name: listener
+      debug: msg=h-listen
+      listen: topic
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(2));
+    // Handlers run in definition order at each flush point.
+    assert_eq!(
+        msgs(&ev, "alpha"),
+        vec!["h-first", "h-listen", "between", "h-second"]
+    );
+    // A failed host does not run its pending handlers...
+    assert_eq!(
+        msgs(&ev, "beta"),
+        vec!["h-first", "h-listen", "between", "stop"]
+    );
+    // ...unless --force-handlers.
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &["--force-handlers"]);
+    assert_eq!(
+        msgs(&ev, "beta"),
+        vec!["h-first", "h-listen", "between", "stop", "h-second"]
+    );
+}
+
+#[test]
+fn imports_includes_and_tags() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - import_tasks: imported.yml
+      tags: [imp]
+    - include_tasks: included.yml
+      tags: [inc]
+    - debug: msg=plain
+    - debug: msg=always-runs
+      tags: [always]
+    - debug: msg=never-runs
+      tags: [never, dbg]
+"#,
+    );
+    p.write("imported.yml", "- debug: msg=imported\n")
+        .write("included.yml", "- debug: msg=included\n  tags: [inner]\n");
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(
+        msgs(&ev, "alpha"),
+        vec!["imported", "included", "plain", "always-runs"]
+    );
+    // Tags on an import apply to the imported tasks.
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &["--tags", "imp"]);
+    assert_eq!(msgs(&ev, "alpha"), vec!["imported", "always-runs"]);
+    // Tags on a dynamic include select the include, not its tasks.
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &["--tags", "inner"]);
+    assert_eq!(msgs(&ev, "alpha"), vec!["always-runs"]);
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &["--tags", "dbg"]);
+    assert_eq!(msgs(&ev, "alpha"), vec!["always-runs", "never-runs"]);
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &["--skip-tags", "always,imp"]);
+    assert_eq!(msgs(&ev, "alpha"), vec!["included", "plain"]);
+    let listed = p.playbook("inv.ini", "site.yml", &["--list-tags"]);
+    assert!(
+        listed
+            .stdout
+            .contains("TASK TAGS: [always, dbg, imp, inc, never]"),
+        "{}",
+        listed.stdout
+    );
+}
+
+#[test]
+fn set_fact_include_vars_vars_files_and_extra_vars() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  vars_files:
+    - [missing.yml, "{{ flavour }}.yml"]
+  vars:
+    flavour: blue
+    derived: "{{ base }}-x"
+    base: b
+  tasks:
+    - set_fact: {computed: "{{ 40 + 2 }}", listy: [1, 2]}
+    - include_vars: more.yml
+    - debug: msg="{{ color }} {{ derived }} {{ computed + 1 }} {{ listy | length }} {{ extra }} {{ from_file }} {{ from_json }}"
+"#,
+    );
+    p.write("blue.yml", "color: azure\n")
+        .write("vars/more.yml", "from_file: loaded\n")
+        .write("extra.json", "{\"from_json\": \"j\"}");
+    let (r, ev) = p.playbook_json(
+        "inv.ini",
+        "site.yml",
+        &[
+            "-e",
+            "extra=e1",
+            "-e",
+            "@extra.json",
+            "-e",
+            "{\"base\": \"B\"}",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(msgs(&ev, "alpha"), vec!["azure B-x 43 2 e1 loaded j"]);
+}
+
+#[test]
+fn check_mode_keyword_overrides_both_ways() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - name: predicted only
+      command: touch made-by-check
+      args: {chdir: "{{ playbook_dir }}"}
+    - name: forced real run
+      command: touch made-anyway
+      args: {chdir: "{{ playbook_dir }}"}
+      check_mode: false
+    - debug: msg="check={{ ansible_check_mode }}"
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &["--check"]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(!p.path("made-by-check").exists());
+    assert!(p.path("made-anyway").exists());
+    let st: Vec<&str> = results(&ev, "alpha")
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(st, vec!["skipped", "changed", "ok"]);
+    assert_eq!(msgs(&ev, "alpha").last().unwrap(), "check=True");
+}
+
+#[test]
+fn serial_run_once_delegate_and_strategies() {
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  serial: 1
+  tasks:
+    - command: echo once
+      run_once: true
+      register: o
+    - debug: msg="{{ inventory_hostname }} sees {{ o.stdout }}"
+    - command: hostname
+      delegate_to: localhost
+      changed_when: false
+- hosts: all
+  gather_facts: false
+  strategy: free
+  tasks:
+    - debug: msg="free {{ inventory_hostname }}"
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(msgs(&ev, "alpha").contains(&"alpha sees once".to_string()));
+    assert!(msgs(&ev, "beta").contains(&"beta sees once".to_string()));
+    // serial 1: alpha finishes the play's tasks before beta starts.
+    let order: Vec<&str> = ev
+        .iter()
+        .filter(|e| {
+            e["event"] == "result"
+                && e["action"] == "debug"
+                && !e["result"]["msg"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("free")
+        })
+        .map(|e| e["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, vec!["alpha", "beta"]);
+    let delegated = ev
+        .iter()
+        .find(|e| e["event"] == "result" && e["delegate"] == "localhost");
+    assert!(delegated.is_some());
+    assert!(msgs(&ev, "beta").contains(&"free beta".to_string()));
+}
+
+#[test]
+fn any_errors_fatal_and_max_fail_percentage_stop_the_play() {
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - fail: msg=bad
+      when: inventory_hostname == 'beta'
+    - debug: msg=next
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(2));
+    assert!(!msgs(&ev, "alpha").contains(&"next".to_string()));
+    assert!(ev.iter().any(|e| e["event"] == "no_more_hosts"));
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  max_fail_percentage: 0
+  tasks:
+    - fail: msg=bad
+      when: inventory_hostname == 'beta'
+    - debug: msg=next
+"#,
+    );
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert!(!msgs(&ev, "alpha").contains(&"next".to_string()));
+}
+
+#[test]
+fn add_host_group_by_and_meta() {
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - group_by: key=kind_{{ inventory_hostname }}
+    - add_host: name=gamma groups=late ansible_connection=local
+    - meta: end_host
+      when: inventory_hostname == 'beta'
+    - debug: msg="still {{ inventory_hostname }}"
+- hosts: kind_beta:late
+  gather_facts: false
+  tasks:
+    - debug: msg="second {{ inventory_hostname }}"
+    - meta: end_play
+    - debug: msg=unreached
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(msgs(&ev, "alpha"), vec!["still alpha"]);
+    assert_eq!(msgs(&ev, "beta"), vec!["second beta"]);
+    assert_eq!(msgs(&ev, "gamma"), vec!["second gamma"]);
+}
+
+#[test]
+fn undefined_variables_fail_the_host_with_the_name() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - debug: msg="{{ nope }}"
+    - debug: msg=unreached
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(2));
+    let m = msgs(&ev, "alpha");
+    assert_eq!(m.len(), 1);
+    assert!(m[0].contains("'nope' is undefined"), "{m:?}");
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - debug: msg=x
+      when: "'a'"
+"#,
+    );
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert!(
+        msgs(&ev, "alpha")[0].contains("Conditionals must have a boolean result"),
+        "{:?}",
+        msgs(&ev, "alpha")
+    );
+}
+
+#[test]
+fn gather_facts_gives_ansible_variables() {
+    let p = project(
+        r#"- hosts: alpha
+  tasks:
+    - debug: msg="{{ ansible_system }} {{ ansible_facts.os_family }} {{ ansible_hostname | length > 0 }} {{ ansible_env.HOME is defined }}"
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(msgs(&ev, "alpha"), vec!["Linux Debian True True"]);
+}
+
+#[test]
+fn syntax_check_list_tasks_and_list_hosts() {
+    let p = project(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: one\n      debug: msg=1\n      tags: [t1]\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["--syntax-check"]);
+    assert_eq!(r.code, Some(0));
+    assert_eq!(
+        r.stdout,
+        format!("\nplaybook: {}\n", p.path("site.yml").display())
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["--list-tasks", "--list-hosts"]);
+    assert!(
+        r.stdout
+            .contains("    hosts (2):\n      alpha\n      beta\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("      one\tTAGS: [t1]"), "{}", r.stdout);
+}
+
+#[test]
+fn load_errors_point_at_file_line_and_column() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "    - whne: x\n      debug: msg=hi\n",
+            "'whne' is not a valid attribute for a Task",
+            "Did you mean 'when'?",
+        ),
+        (
+            "    - comand: ls\n",
+            "couldn't resolve module/action 'comand'",
+            "Did you mean 'command'?",
+        ),
+        (
+            "    - debug: msg=hi\n      command: ls\n",
+            "conflicting action statements: debug, command",
+            "",
+        ),
+        (
+            "    - name: nothing\n",
+            "no module/action detected in task.",
+            "",
+        ),
+        (
+            "    - ping: {bogus: 1}\n",
+            "Unsupported parameters for (ping) module: bogus.",
+            "",
+        ),
+        (
+            "    - debug: msg=hi\n      notify: nothere\n",
+            "The requested handler 'nothere' was not found",
+            "",
+        ),
+        (
+            "    - debug: msg=\"{{ foo\"\n",
+            "unexpected end of input",
+            "",
+        ),
+        (
+            "    - debug: msg=x\n    bad indent: [\n",
+            "Syntax Error while loading YAML",
+            "",
+        ),
+    ];
+    for (tasks, msg, help) in cases {
+        let p = project(&format!("- hosts: alpha\n  tasks:\n{tasks}"));
+        let r = p.playbook("inv.ini", "site.yml", &[]);
+        assert_eq!(r.code, Some(4), "{tasks}: {}", r.both());
+        assert!(r.stderr.contains(msg), "{tasks}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("Origin: {}:", p.path("site.yml").display())),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("^ column"), "{}", r.stderr);
+        assert!(r.stderr.contains(help), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "nothing runs: {}", r.stdout);
+    }
+}
+
+#[test]
+fn answers_as_ansible_playbook_under_that_name() {
+    let p = project("- hosts: alpha\n  gather_facts: false\n  tasks:\n    - ping:\n");
+    let link = p.path("ansible-playbook");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tutti"), &link).unwrap();
+    let out = std::process::Command::new(&link)
+        .current_dir(p.dir.path())
+        .env("HOME", p.dir.path())
+        .args(["-i", "inv.ini", "site.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: [alpha]"));
+}
