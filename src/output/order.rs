@@ -30,14 +30,11 @@ impl Orderer {
     /// Takes one event; returns the events that may be printed now.
     pub fn push(&mut self, ev: PlaybookEvent) -> Vec<PlaybookEvent> {
         let mut out = Vec::new();
-        match &ev {
-            PlaybookEvent::TaskHosts(hosts) => {
-                self.flush(&mut out);
-                self.order = hosts.clone();
-                self.next = 0;
-                return out;
-            }
-            _ => {}
+        if let PlaybookEvent::TaskHosts(hosts) = &ev {
+            self.flush(&mut out);
+            self.order = hosts.clone();
+            self.next = 0;
+            return out;
         }
         let Some((host, finishing)) = host_of(&ev) else {
             self.flush(&mut out);
