@@ -96,7 +96,13 @@ fn debug(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
         };
         let value = match templar.eval(&name, scope) {
             Ok(v) => v,
-            Err(e) if e.undefined.is_some() => Value::String("VARIABLE IS NOT DEFINED!".into()),
+            Err(e) if e.undefined.is_some() => {
+                // 2.19 reports the error in place of the value, with a warning.
+                hc.pc
+                    .run
+                    .warn(format!("Encountered 1 template error.\nerror 1 - {e}"));
+                Value::String(format!("<< error 1 - {e} >>"))
+            }
             Err(e) => return Outcome::failed(e.to_string()),
         };
         r.insert(name, value);
@@ -165,6 +171,8 @@ fn assert(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
         }
     }
     let mut r = Map::new();
+    // Ansible shows a passing assert's result without -v.
+    r.insert("_ansible_verbose_always".into(), Value::Bool(true));
     if !quiet {
         r.insert(
             "msg".into(),
@@ -424,7 +432,8 @@ fn add_host(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
     if let Some(p) = port {
         args.insert("ansible_port".into(), Value::String(p));
     }
-    let known = hc.pc.run.session.inventory.has_host(&host);
+    let known = hc.pc.run.session.inventory.has_host(&host)
+        || hc.pc.run.states.dynamic().hosts.contains_key(&host);
     hc.pc.run.states.with_dynamic(|d| {
         let entry = d.hosts.entry(host.clone()).or_default();
         for (k, v) in &args {
@@ -471,10 +480,12 @@ fn group_by(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
         _ => vec!["all".into()],
     };
     let host = hc.host.clone();
-    hc.pc.run.states.with_dynamic(|d| {
+    let added = hc.pc.run.states.with_dynamic(|d| {
+        let mut added = false;
         let members = d.groups.entry(key.clone()).or_default();
         if !members.contains(&host) {
             members.push(host.clone());
+            added = true;
         }
         for p in &parents {
             if p != "all" {
@@ -484,11 +495,21 @@ fn group_by(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
                 }
             }
         }
+        added
     });
     let mut r = Map::new();
     r.insert("add_group".into(), Value::String(key));
     r.insert("parent_groups".into(), Value::from(parents));
-    Outcome::ok(r)
+    // Ansible reports a change when the host joined the group.
+    r.insert("changed".into(), Value::Bool(added));
+    Outcome::with(
+        if added {
+            ResultStatus::Changed
+        } else {
+            ResultStatus::Ok
+        },
+        r,
+    )
 }
 
 /// `hostvars`: every host's variables, built on demand.

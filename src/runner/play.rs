@@ -85,12 +85,13 @@ pub async fn run_play(run: &Arc<Run>, play: &Arc<Play>) {
         Some(v) => render_bool(run, v, &pscope).unwrap_or(run.opts.check),
         None => run.opts.check,
     };
+    let banner_name = if name.is_empty() {
+        pattern.clone()
+    } else {
+        name
+    };
     run.emit(PlaybookEvent::PlayStart {
-        name: if name.is_empty() {
-            pattern.clone()
-        } else {
-            name
-        },
+        name: banner_name.clone(),
         check_mode,
     });
     let mut hosts = select_hosts(run, &pattern);
@@ -115,7 +116,14 @@ pub async fn run_play(run: &Arc<Run>, play: &Arc<Play>) {
             .as_ref()
             .and_then(|v| render_bool(run, v, &pscope))
             .unwrap_or(false);
-    for batch in batches {
+    for (i, batch) in batches.into_iter().enumerate() {
+        // Ansible repeats the play banner for every serial batch.
+        if i > 0 {
+            run.emit(PlaybookEvent::PlayStart {
+                name: banner_name.clone(),
+                check_mode,
+            });
+        }
         // Hosts that failed in an earlier batch's play stay out.
         let batch: Vec<String> = batch
             .into_iter()

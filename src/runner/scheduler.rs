@@ -33,6 +33,8 @@ pub struct Banner {
     pub kind: TaskKind,
     pub path: String,
     pub check_mode: bool,
+    /// Whether to print a banner (`meta` tasks have none).
+    pub shown: bool,
 }
 
 /// A host waiting at a task: the banner it brought and how to wake it.
@@ -177,6 +179,9 @@ pub fn start(
 }
 
 fn announce(events: &mpsc::UnboundedSender<PlaybookEvent>, b: &Banner) {
+    if !b.shown {
+        return;
+    }
     let _ = events.send(PlaybookEvent::TaskStart {
         name: b.name.clone(),
         kind: b.kind,

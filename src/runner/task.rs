@@ -780,7 +780,7 @@ fn emit_result(
     } else {
         0
     };
-    let origin = (status == ResultStatus::Failed && !ignored && item.is_none())
+    let origin = (status == ResultStatus::Failed && item.is_none())
         .then(|| (t.origin.file.to_string(), t.origin.line, t.origin.col));
     hc.pc.run.emit(PlaybookEvent::Result(Box::new(TaskResult {
         host: hc.host.clone(),
@@ -889,8 +889,10 @@ fn report(
             .unwrap_or(false);
     let flow = run.states.with(&hc.host, |s| {
         if let Some(name) = &t.register {
-            s.host_facts
-                .insert(name.clone(), Value::Object(o.result.clone()));
+            // Callback hints (`_ansible_*`) are not part of the data.
+            let mut data = o.result.clone();
+            data.retain(|k, _| !k.starts_with("_ansible_"));
+            s.host_facts.insert(name.clone(), Value::Object(data));
             s.registered.insert(name.clone());
         }
         for (id, _) in &handler_ids {

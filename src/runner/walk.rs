@@ -214,6 +214,7 @@ pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> 
         kind,
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
+        shown: t.action != "meta",
     };
     match hc.pc.gate.arrive(&hc.host, key, t.id, banner).await {
         Release::Go => task::run(hc, t, kind).await,
@@ -228,6 +229,7 @@ async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         kind: TaskKind::Task,
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
+        shown: t.action != "meta",
     };
     if hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await == Release::Abort {
         return Flow::Stop;
@@ -242,6 +244,8 @@ async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         file,
         hosts: vec![hc.host.clone()],
     });
+    // Ansible counts a successful include as ok.
+    hc.pc.run.states.with(&hc.host, |s| s.stats.ok += 1);
     walk_steps(hc, &steps, key).await
 }
 
@@ -262,6 +266,7 @@ async fn meta(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
                 kind: TaskKind::Task,
                 path: format!("{}:{}", t.origin.file, t.origin.line),
                 check_mode: hc.pc.check_mode,
+                shown: false,
             };
             if hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await == Release::Abort {
                 return Flow::Stop;
