@@ -17,6 +17,7 @@ have() { for f in "$@"; do [ -e "$f" ] || command -v "$f" >/dev/null 2>&1 || ret
 have /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen || missing+=(openssh-server openssh-client)
 have sudo || missing+=(sudo)
 have git || missing+=(git)
+have curl || missing+=(curl)
 have /usr/bin/time || missing+=(time)
 
 if [ "${#missing[@]}" -gt 0 ]; then

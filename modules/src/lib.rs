@@ -9,8 +9,12 @@
 pub mod cmd;
 pub mod commands;
 pub mod facts;
+pub mod files;
+pub mod files2;
+pub mod fs;
 pub mod host;
 pub mod module;
+pub mod net;
 pub mod params;
 pub mod plan;
 pub mod text;
@@ -25,11 +29,25 @@ pub use plan::{Applied, Diff, Facts, Plan};
 
 /// Every built-in module, sorted by name (a test keeps it sorted).
 static BUILTINS: &[&dyn Module] = &[
+    &files2::assemble::Assemble,
+    &files::blockinfile::BlockInFile,
     &commands::command::Command,
+    &files::copy::Copy,
+    &files2::fetch::Fetch,
+    &files::file::File,
+    &files2::find::Find,
+    &net::get_url::GetUrl,
+    &files::lineinfile::LineInFile,
     &commands::ping::Ping,
     &commands::raw::Raw,
+    &files::replace::Replace,
+    &files2::script::Script,
     &facts::setup::Setup,
     &commands::shell::Shell,
+    &files2::slurp::Slurp,
+    &files::stat::Stat,
+    &files2::tempfile::Tempfile,
+    &net::uri::Uri,
 ];
 
 /// Every built-in module, sorted by name.

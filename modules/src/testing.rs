@@ -4,6 +4,14 @@
 //! module: check makes no writes, apply changes exactly when check planned
 //! a change, and a second check after apply is in sync.
 //!
+//! The host also has an in-memory filesystem ([`FakeFs`]) behind the
+//! file operations of [`crate::fs`] (`stat`, `read`, `write_atomic`, ...):
+//! build it with [`FakeHost::with_file`], [`FakeHost::with_dir`],
+//! [`FakeHost::with_symlink`], [`FakeHost::with_node`], inspect it with
+//! [`FakeHost::file`] and [`FakeHost::node`]. Reads are logged as probes,
+//! writes as runs (with the command the real connection would get), so
+//! "check makes no writes" covers the filesystem too.
+//!
 //! Compiled for this crate's tests and, with the `testing` feature, for
 //! other crates' tests. Panics are the point here: they fail the test.
 
@@ -16,9 +24,13 @@ use serde_json::Value;
 
 use crate::cmd::Cmd;
 use crate::commands::run::GLOB_PROBE_SCRIPT;
+use crate::fs::{Attrs, Content, FileStat, StatOpts, TimeSpec, WriteOpts, WriteResult};
 use crate::host::{Host, HostError, HostRead, Output};
+
+mod fakefs;
 use crate::module::{Args, Module, ModuleError, ParamError};
 use crate::plan::{Applied, Plan};
+pub use fakefs::{Errno, FakeFs, FakeKind, FakeNode, dir_of};
 
 /// Module arguments from a JSON object literal (`json!({"cmd": "ls"})`);
 /// anything else gives empty arguments.
@@ -166,6 +178,7 @@ struct State {
     home: String,
     cwd: String,
     calls: Vec<Call>,
+    fs: FakeFs,
 }
 
 /// An in-memory host. Replies are tried in the order they were added; the
@@ -194,6 +207,7 @@ impl FakeHost {
                 home: "/root".into(),
                 cwd: "/root".into(),
                 calls: Vec::new(),
+                fs: FakeFs::default(),
             }),
         }
     }
@@ -249,11 +263,133 @@ impl FakeHost {
         remove_tree(&mut self.lock().paths, &normalize(path));
     }
 
-    /// Whether `path` exists: added, or a parent directory of one added.
+    /// Whether `path` exists: added, or a parent directory of one added,
+    /// or in the filesystem (a dangling symlink counts).
     pub fn exists(&self, path: &str) -> bool {
         let st = self.lock();
         let cwd = st.cwd.clone();
         exists_in(&st.paths, &normalize(&absolute(path, &cwd)))
+            || st.fs.lookup(path, &cwd, false).is_some()
+    }
+
+    /// Adds a regular file (mode 0644, root:root), creating missing parent
+    /// directories (0755).
+    pub fn with_file(self, path: &str, content: impl Into<Vec<u8>>) -> Self {
+        self.with_node(path, FakeNode::file(content))
+    }
+
+    /// Adds a directory (0755), and its missing parents.
+    pub fn with_dir(self, path: &str) -> Self {
+        self.with_node(path, FakeNode::dir())
+    }
+
+    /// Adds a symlink to `target` (which need not exist).
+    pub fn with_symlink(self, path: &str, target: &str) -> Self {
+        self.with_node(path, FakeNode::symlink(target))
+    }
+
+    /// Adds any inode (see [`FakeNode`]'s builders for mode and owner).
+    pub fn with_node(self, path: &str, node: FakeNode) -> Self {
+        self.lock().fs.put(path, node);
+        self
+    }
+
+    /// Adds a hard link `path` to the existing `target`.
+    pub fn with_hardlink(self, path: &str, target: &str) -> Self {
+        {
+            let mut st = self.lock();
+            let cwd = st.cwd.clone();
+            let _ = st.fs.link(false, target, path, &cwd, true);
+        }
+        self
+    }
+
+    /// Adds a user for owner names.
+    pub fn with_user(self, name: &str, uid: u32) -> Self {
+        self.lock().fs.users.insert(name.into(), uid);
+        self
+    }
+
+    /// Adds a group for group names.
+    pub fn with_group(self, name: &str, gid: u32) -> Self {
+        self.lock().fs.groups.insert(name.into(), gid);
+        self
+    }
+
+    /// Sets the umask new files and directories get (default 0022).
+    pub fn with_umask(self, umask: u32) -> Self {
+        self.lock().fs.umask = umask;
+        self
+    }
+
+    /// Sets the clock (seconds since the epoch) for new times and backups.
+    pub fn with_now(self, now: f64) -> Self {
+        self.lock().fs.now = now;
+        self
+    }
+
+    /// Creating files in `dir` fails with permission denied.
+    pub fn with_read_only_dir(self, dir: &str) -> Self {
+        self.lock().fs.read_only.insert(normalize(dir));
+        self
+    }
+
+    /// Reading `path` fails with permission denied.
+    pub fn with_unreadable(self, path: &str) -> Self {
+        self.lock().fs.unreadable.insert(normalize(path));
+        self
+    }
+
+    /// Writing file content fails with "No space left on device".
+    pub fn with_disk_full(self) -> Self {
+        self.lock().fs.disk_full = true;
+        self
+    }
+
+    /// Advances the clock.
+    pub fn tick(&self, secs: f64) {
+        self.lock().fs.now += secs;
+    }
+
+    /// The content of the regular file at `path` (following symlinks).
+    pub fn file(&self, path: &str) -> Option<Vec<u8>> {
+        let st = self.lock();
+        match st.fs.lookup(path, &st.cwd, true).map(|n| &n.kind) {
+            Some(FakeKind::File(b)) => Some(b.clone()),
+            _ => None,
+        }
+    }
+
+    /// The inode at `path`, not following a final symlink.
+    pub fn node(&self, path: &str) -> Option<FakeNode> {
+        let st = self.lock();
+        st.fs.lookup(path, &st.cwd, false).cloned()
+    }
+
+    /// Changes the inode at `path` (not following a final symlink).
+    pub fn modify(&self, path: &str, f: impl FnOnce(&mut FakeNode)) {
+        self.lock().fs.modify(path, f);
+    }
+
+    /// Every path in the filesystem, sorted.
+    pub fn fs_paths(&self) -> Vec<String> {
+        self.lock().fs.paths()
+    }
+
+    /// A copy of the whole filesystem, to compare before and after.
+    pub fn fs_snapshot(&self) -> FakeFs {
+        self.lock().fs.clone()
+    }
+
+    /// Logs a filesystem operation as the command the real connection
+    /// would get, and fails when the host is down.
+    fn record(&self, st: &mut State, via: Via, cmd: Cmd) -> Result<(), HostError> {
+        let rendered = cmd.render();
+        st.calls.push(Call { via, cmd, rendered });
+        match &st.down {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 
     /// The paths added (not their implied parents).
@@ -290,13 +426,19 @@ impl FakeHost {
     }
 
     fn answer(&self, cmd: &Cmd, via: Via) -> Result<Output, HostError> {
+        self.answer_logged(cmd, via, true)
+    }
+
+    fn answer_logged(&self, cmd: &Cmd, via: Via, log: bool) -> Result<Output, HostError> {
         let rendered = cmd.render();
         let mut st = self.lock();
-        st.calls.push(Call {
-            via,
-            cmd: cmd.clone(),
-            rendered: rendered.clone(),
-        });
+        if log {
+            st.calls.push(Call {
+                via,
+                cmd: cmd.clone(),
+                rendered: rendered.clone(),
+            });
+        }
         if let Some(e) = &st.down {
             return Err(e.clone());
         }
@@ -318,6 +460,8 @@ impl FakeHost {
             }
             for p in &reply.removes {
                 remove_tree(&mut st.paths, &normalize(p));
+                let cwd = st.cwd.clone();
+                st.fs.remove_path(p, &cwd);
             }
         }
         reply.result
@@ -329,12 +473,170 @@ impl HostRead for FakeHost {
     async fn probe(&self, cmd: &Cmd) -> Result<Output, HostError> {
         self.answer(cmd, Via::Probe)
     }
+
+    async fn stat(&self, path: &str, opts: &StatOpts) -> Result<Option<FileStat>, HostError> {
+        let mut st = self.lock();
+        self.record(&mut st, Via::Probe, crate::fs::stat_cmd(path, opts))?;
+        st.fs.stat(path, &st.cwd, opts)
+    }
+
+    async fn read(&self, path: &str) -> Result<Option<Vec<u8>>, HostError> {
+        let mut st = self.lock();
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(crate::fs::READ_SCRIPT)
+            .arg("sh")
+            .arg(path);
+        self.record(&mut st, Via::Probe, cmd)?;
+        st.fs.read(path, &st.cwd)
+    }
 }
 
 #[async_trait]
 impl Host for FakeHost {
     async fn run(&self, cmd: &Cmd) -> Result<Output, HostError> {
         self.answer(cmd, Via::Run)
+    }
+
+    async fn write_atomic(
+        &self,
+        dest: &str,
+        content: Content,
+        opts: &WriteOpts,
+    ) -> Result<WriteResult, HostError> {
+        let (d, node, tmp, argv) = {
+            let mut st = self.lock();
+            let cmd = crate::fs::write_cmd(dest, &content, opts);
+            let logged = match &cmd {
+                Ok(c) => c.clone(),
+                Err(_) => Cmd::new("write_atomic").arg(dest),
+            };
+            self.record(&mut st, Via::Run, logged)?;
+            cmd?;
+            let argv = match &opts.validate {
+                Some(v) => crate::fs::validate_argv(v).map_err(HostError::Failed)?,
+                None => Vec::new(),
+            };
+            let cwd = st.cwd.clone();
+            let (d, node) = st.fs.prepare_write(dest, &cwd, &content, opts)?;
+            let tmp = st.fs.temp_name(&dir_of(&d));
+            if !argv.is_empty() {
+                st.fs.insert_temp(&tmp, node.clone());
+            }
+            (d, node, tmp, argv)
+        };
+        if !argv.is_empty() {
+            let validate = Cmd::argv(fakefs::substitute(&argv, &tmp));
+            let out = self.answer_logged(&validate, Via::Run, false);
+            self.lock().fs.remove_temp(&tmp);
+            let out = out?;
+            if !out.success() {
+                return Ok(WriteResult::Invalid(crate::fs::ValidateFailure {
+                    exit_status: out.rc,
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                }));
+            }
+        }
+        let mut st = self.lock();
+        let cwd = st.cwd.clone();
+        st.fs.finish_write(&d, &cwd, node, opts)
+    }
+
+    async fn set_attrs(
+        &self,
+        path: &str,
+        attrs: &Attrs,
+        follow: bool,
+        recurse: bool,
+    ) -> Result<bool, HostError> {
+        if attrs.is_empty() {
+            return Ok(false);
+        }
+        let mut st = self.lock();
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(crate::fs::ATTRS_SCRIPT)
+            .arg("sh")
+            .arg(path);
+        self.record(&mut st, Via::Run, cmd)?;
+        let cwd = st.cwd.clone();
+        st.fs.set_attrs(path, &cwd, attrs, follow, recurse)
+    }
+
+    async fn mkdir_p(&self, path: &str, attrs: &Attrs) -> Result<usize, HostError> {
+        let mut st = self.lock();
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(crate::fs::MKDIR_SCRIPT)
+            .arg("sh")
+            .arg(path);
+        self.record(&mut st, Via::Run, cmd)?;
+        let cwd = st.cwd.clone();
+        st.fs.mkdir_p(path, &cwd, attrs)
+    }
+
+    async fn remove(&self, path: &str) -> Result<bool, HostError> {
+        let mut st = self.lock();
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(crate::fs::REMOVE_SCRIPT)
+            .arg("sh")
+            .arg(path);
+        self.record(&mut st, Via::Run, cmd)?;
+        let cwd = st.cwd.clone();
+        let fs_hit = st.fs.remove(path, &cwd)?;
+        let p = normalize(&absolute(path, &cwd));
+        let legacy = st.paths.contains(&p);
+        remove_tree(&mut st.paths, &p);
+        Ok(fs_hit || legacy)
+    }
+
+    async fn symlink(&self, src: &str, dest: &str, force: bool) -> Result<(), HostError> {
+        let mut st = self.lock();
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(crate::fs::LINK_SCRIPT)
+            .arg("sh")
+            .arg("-s")
+            .arg(src)
+            .arg(dest);
+        self.record(&mut st, Via::Run, cmd)?;
+        let cwd = st.cwd.clone();
+        st.fs.link(true, src, dest, &cwd, force)
+    }
+
+    async fn hardlink(&self, src: &str, dest: &str, force: bool) -> Result<(), HostError> {
+        let mut st = self.lock();
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(crate::fs::LINK_SCRIPT)
+            .arg("sh")
+            .arg("")
+            .arg(src)
+            .arg(dest);
+        self.record(&mut st, Via::Run, cmd)?;
+        let cwd = st.cwd.clone();
+        st.fs.link(false, src, dest, &cwd, force)
+    }
+
+    async fn touch(
+        &self,
+        path: &str,
+        mtime: TimeSpec,
+        atime: TimeSpec,
+        follow: bool,
+        create: bool,
+    ) -> Result<(), HostError> {
+        let mut st = self.lock();
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(crate::fs::TOUCH_SCRIPT)
+            .arg("sh")
+            .arg(path);
+        self.record(&mut st, Via::Run, cmd)?;
+        let cwd = st.cwd.clone();
+        st.fs.touch(path, &cwd, mtime, atime, follow, create)
     }
 }
 
@@ -356,7 +658,7 @@ impl State {
         let mut base = self.cwd.clone();
         if !dir.is_empty() {
             let d = normalize(&absolute(dir, &self.cwd));
-            if !exists_in(&self.paths, &d) {
+            if !exists_in(&self.paths, &d) && !self.fs.contains(&d) {
                 return Output {
                     rc: 2,
                     stdout: Vec::new(),
@@ -374,6 +676,7 @@ impl State {
         let full = normalize(&absolute(&pattern, &base));
         let hit = all_paths(&self.paths)
             .iter()
+            .chain(self.fs.paths().iter())
             .any(|p| path_matches(&full, p));
         Output {
             rc: if hit { 0 } else { 1 },

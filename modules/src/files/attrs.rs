@@ -156,7 +156,8 @@ pub fn apply_symbolic(s: &str, current: u32, is_dir: bool, umask: u32) -> Option
     let mut mode = current & 0o7777;
     for c in parse_symbolic(s)? {
         let mut bits = 0u32;
-        for (cls, shift, special, sticky) in [(4, 6, 0o4000, 0), (2, 3, 0o2000, 0), (1, 0, 0, 0o1000)]
+        for (cls, shift, special, sticky) in
+            [(4, 6, 0o4000, 0), (2, 3, 0o2000, 0), (1, 0, 0, 0o1000)]
         {
             if c.who & cls == 0 {
                 continue;

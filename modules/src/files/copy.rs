@@ -1,0 +1,729 @@
+//! The `copy` module: put controller content (`content`, or a file or
+//! directory at `src`) or a host file (`remote_src`) at `dest`,
+//! idempotently by SHA-1 (the controller file is hashed streaming; the
+//! host's checksum comes from the same probe as its stat), atomically,
+//! with `mode`/`owner`/`group`, `backup`, `validate` and `force`.
+//!
+//! Round trips for one file: check is one probe when in sync (two when the
+//! file changes and the diff needs the old content, one more when `dest`
+//! is a directory); apply is one run.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::attrs::{self, Mode, ModeParam, mode_str};
+use super::common::{self, Stash, Want};
+use crate::fs::{self, ChecksumAlgo, Content, FileStat, StatOpts, WriteOpts};
+use crate::host::{Host, HostRead};
+use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
+use crate::params;
+use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::text;
+
+/// Ansible's `MAX_FILE_SIZE_FOR_DIFF`.
+pub const MAX_DIFF: u64 = 104_448;
+
+/// The `copy` module.
+pub struct Copy;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(default, deserialize_with = "params::opt_string")]
+    src: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    content: Option<String>,
+    dest: String,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    backup: Option<bool>,
+    #[serde(default, alias = "thirsty", deserialize_with = "params::opt_bool")]
+    force: Option<bool>,
+    #[serde(default, deserialize_with = "attrs::opt_mode")]
+    mode: Option<ModeParam>,
+    #[serde(default, deserialize_with = "attrs::opt_mode")]
+    directory_mode: Option<ModeParam>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    owner: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    group: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    remote_src: Option<bool>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    follow: Option<bool>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    local_follow: Option<bool>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    checksum: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    validate: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    decrypt: Option<bool>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    unsafe_writes: Option<bool>,
+    #[serde(default)]
+    _original_basename: Option<Value>,
+    #[serde(default)]
+    seuser: Option<Value>,
+    #[serde(default)]
+    serole: Option<Value>,
+    #[serde(default)]
+    setype: Option<Value>,
+    #[serde(default)]
+    selevel: Option<Value>,
+    #[serde(default, alias = "attr")]
+    attributes: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Content(Vec<u8>),
+    Local(PathBuf),
+    LocalDir { root: PathBuf, contents_only: bool },
+    Remote(String),
+}
+
+struct Task {
+    source: Source,
+    src_key: Option<String>,
+    dest: String,
+    backup: bool,
+    force: bool,
+    mode: Option<ModeParam>,
+    dir_mode: Option<Mode>,
+    owner: Option<String>,
+    group: Option<String>,
+    follow: bool,
+    local_follow: bool,
+    checksum: Option<String>,
+    validate: Option<String>,
+    unsafe_writes: bool,
+    stash: Stash<Vec<Step>>,
+}
+
+/// One thing apply does.
+#[derive(Debug, Clone)]
+enum Step {
+    Mkdir(String),
+    Write {
+        dest: String,
+        content: Content,
+        want: Want,
+        backup: bool,
+    },
+    Attrs {
+        dest: String,
+        want: Want,
+    },
+}
+
+fn bad(param: &str, msg: impl Into<String>) -> ParamError {
+    ParamError::at(param, msg)
+}
+
+impl Module for Copy {
+    fn name(&self) -> &'static str {
+        "copy"
+    }
+
+    fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
+        let p: Params = params::parse("copy", args)?;
+        let _ = (
+            &p._original_basename,
+            &p.seuser,
+            &p.serole,
+            &p.setype,
+            &p.selevel,
+            &p.attributes,
+            p.decrypt,
+        );
+        let remote_src = p.remote_src.unwrap_or(false);
+        let local_follow = p.local_follow.unwrap_or(true);
+        let source = match (&p.src, &p.content) {
+            (Some(_), Some(_)) => return Err(bad("src", "src and content are mutually exclusive")),
+            (None, None) => return Err(bad("src", "src (or content) is required")),
+            (None, Some(c)) => {
+                if p.dest.ends_with('/') {
+                    return Err(bad("dest", "can not use content with a dir as dest"));
+                }
+                Source::Content(text::encode(c))
+            }
+            (Some(s), None) if remote_src => Source::Remote(s.clone()),
+            (Some(s), None) => {
+                let path = PathBuf::from(s);
+                if !path.is_absolute() {
+                    return Err(bad(
+                        "src",
+                        format!("src must be an absolute controller path, got {s}"),
+                    ));
+                }
+                if path.is_dir() {
+                    Source::LocalDir {
+                        root: path,
+                        contents_only: s.ends_with('/'),
+                    }
+                } else {
+                    Source::Local(path)
+                }
+            }
+        };
+        common::check_validate(&p.validate)?;
+        let dir_mode = match p.directory_mode {
+            Some(ModeParam::Mode(m)) => Some(m),
+            Some(ModeParam::Preserve) => {
+                return Err(bad("directory_mode", "directory_mode cannot be 'preserve'"));
+            }
+            None => None,
+        };
+        Ok(Box::new(Task {
+            source,
+            src_key: p.src,
+            dest: p.dest,
+            backup: p.backup.unwrap_or(false),
+            force: p.force.unwrap_or(true),
+            mode: p.mode,
+            dir_mode,
+            owner: p.owner.filter(|s| !s.is_empty()),
+            group: p.group.filter(|s| !s.is_empty()),
+            follow: p.follow.unwrap_or(false),
+            local_follow,
+            checksum: p.checksum.map(|c| c.to_ascii_lowercase()),
+            validate: p.validate,
+            unsafe_writes: p.unsafe_writes.unwrap_or(false),
+            stash: Stash::default(),
+        }))
+    }
+}
+
+fn basename(p: &str) -> &str {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
+}
+
+fn join(dir: &str, name: &str) -> String {
+    format!("{}/{name}", dir.trim_end_matches('/'))
+}
+
+#[cfg(unix)]
+fn local_mode(p: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn local_mode(_p: &Path) -> Option<u32> {
+    None
+}
+
+/// Files and directories under `root` (relative paths), sorted.
+fn walk(root: &Path, follow: bool) -> Result<(Vec<String>, Vec<String>), String> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    let mut todo = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, rel)) = todo.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(Result::ok)
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let path = e.path();
+            let meta = if follow {
+                std::fs::metadata(&path)
+            } else {
+                std::fs::symlink_metadata(&path)
+            }
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+            if meta.is_dir() {
+                dirs.push(r.clone());
+                todo.push((path, r));
+            } else if meta.is_file() {
+                files.push(r);
+            }
+        }
+    }
+    files.sort();
+    dirs.sort();
+    Ok((files, dirs))
+}
+
+/// What check found out about one file to copy.
+struct FilePlan {
+    step: Option<Step>,
+    changes: Vec<String>,
+    diff: Vec<Diff>,
+    result: Facts,
+}
+
+impl Task {
+    fn want_for(&self, src_mode: Option<u32>) -> Want {
+        let mode = match &self.mode {
+            Some(ModeParam::Mode(m)) => Some(m.clone()),
+            Some(ModeParam::Preserve) => src_mode.map(Mode::Octal),
+            None => None,
+        };
+        Want {
+            mode,
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+        }
+    }
+
+    fn stat_opts(&self) -> StatOpts {
+        StatOpts {
+            follow: self.follow,
+            checksum: Some(ChecksumAlgo::Sha1),
+            ..StatOpts::default()
+        }
+    }
+
+    /// Plans one file: `content` goes to `dest` (already resolved).
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_file(
+        &self,
+        host: &dyn HostRead,
+        dest: &str,
+        st: Option<FileStat>,
+        content: Content,
+        checksum: String,
+        size: u64,
+        small: Option<Vec<u8>>,
+        src_mode: Option<u32>,
+    ) -> Result<FilePlan, ModuleError> {
+        let want = self.want_for(src_mode);
+        let mut result = Facts::new();
+        result.insert("dest".into(), json!(dest));
+        result.insert("checksum".into(), json!(checksum));
+        result.insert("size".into(), json!(size));
+        if let Some(s) = &self.src_key {
+            result.insert("src".into(), json!(s));
+        }
+        if let Some(s) = &st
+            && s.is_dir()
+        {
+            return Err(ModuleError::failed(format!(
+                "Destination {dest} is a directory"
+            )));
+        }
+        let Some(cur) = st else {
+            let mut info = Facts::new();
+            info.insert("state".into(), json!("file"));
+            info.insert("mode".into(), json!(mode_str(want.new_file_mode(false))));
+            if let Some(o) = &want.owner {
+                info.insert("owner".into(), json!(o));
+            }
+            if let Some(g) = &want.group {
+                info.insert("group".into(), json!(g));
+            }
+            result.extend(info);
+            let after = match &small {
+                Some(b) => text::decode(b),
+                None => {
+                    format!("[[ diff skipped: source file size is greater than {MAX_DIFF} ]]\n")
+                }
+            };
+            return Ok(FilePlan {
+                step: Some(Step::Write {
+                    dest: dest.into(),
+                    content,
+                    want,
+                    backup: false,
+                }),
+                changes: vec![format!("create {dest}")],
+                diff: vec![Diff {
+                    before_header: Some(dest.into()),
+                    after_header: Some(dest.into()),
+                    before: String::new(),
+                    after,
+                }],
+                result,
+            });
+        };
+        let same = cur.checksum.as_deref() == Some(checksum.as_str());
+        if !same && !self.force {
+            common::path_info(&mut result, Some(&cur));
+            return Ok(FilePlan {
+                step: None,
+                changes: Vec::new(),
+                diff: Vec::new(),
+                result,
+            });
+        }
+        let delta = want.delta(&cur);
+        common::predicted_info(&mut result, &cur, &delta);
+        result.insert("state".into(), json!("file"));
+        if same {
+            let changes = delta.lines(dest);
+            let step = (!delta.is_empty()).then(|| Step::Attrs {
+                dest: dest.into(),
+                want: want.clone(),
+            });
+            let diff = common::attr_diff(dest, &delta).into_iter().collect();
+            return Ok(FilePlan {
+                step,
+                changes,
+                diff,
+                result,
+            });
+        }
+        let before = if cur.size <= MAX_DIFF && cur.is_file() {
+            let s = host
+                .stat(dest, &StatOpts::follow().with_content(MAX_DIFF))
+                .await?;
+            match s.and_then(|s| s.content) {
+                Some(c) => text::decode(&c),
+                None => String::new(),
+            }
+        } else {
+            format!("[[ diff skipped: destination file size is greater than {MAX_DIFF} ]]\n")
+        };
+        let after = match &small {
+            Some(b) => text::decode(b),
+            None => format!("[[ diff skipped: source file size is greater than {MAX_DIFF} ]]\n"),
+        };
+        let mut changes = vec![format!("update {dest}")];
+        changes.extend(delta.lines(dest));
+        Ok(FilePlan {
+            step: Some(Step::Write {
+                dest: dest.into(),
+                content,
+                want,
+                backup: self.backup,
+            }),
+            changes,
+            diff: vec![Diff {
+                before_header: Some(dest.into()),
+                after_header: Some(dest.into()),
+                before,
+                after,
+            }],
+            result,
+        })
+    }
+
+    /// Where a file named `name` goes: `dest`, or inside it when `dest`
+    /// ends with `/` or is a directory. Returns the path and its stat.
+    async fn resolve_dest(
+        &self,
+        host: &dyn HostRead,
+        name: &str,
+    ) -> Result<(String, Option<FileStat>, bool), ModuleError> {
+        let opts = self.stat_opts();
+        let into_dir = self.dest.ends_with('/');
+        if !into_dir {
+            let st = host.stat(&self.dest, &opts).await?;
+            match &st {
+                Some(s) if s.is_dir() && !name.is_empty() => {}
+                Some(s) if s.is_link() && !self.follow => {
+                    // A symlink to a directory is a directory here.
+                    let t = host.stat(&self.dest, &StatOpts::follow()).await?;
+                    if !t.as_ref().is_some_and(FileStat::is_dir) || name.is_empty() {
+                        return Ok((self.dest.clone(), st, false));
+                    }
+                }
+                _ => return Ok((self.dest.clone(), st, false)),
+            }
+        }
+        if name.is_empty() {
+            return Err(ModuleError::failed(format!(
+                "Destination {} is a directory",
+                self.dest
+            )));
+        }
+        let d = join(&self.dest, name);
+        let st = host.stat(&d, &opts).await?;
+        Ok((d, st, into_dir))
+    }
+
+    async fn parent_missing(&self, host: &dyn HostRead, dest: &str) -> Result<bool, ModuleError> {
+        let parent = common::parent(dest);
+        match host.stat(parent, &StatOpts::follow()).await? {
+            Some(s) if s.is_dir() => Ok(false),
+            Some(_) => Err(ModuleError::failed(format!(
+                "Destination {parent} is not a directory"
+            ))),
+            None => Ok(true),
+        }
+    }
+
+    async fn check_single(
+        &self,
+        host: &dyn HostRead,
+    ) -> Result<(Vec<Step>, FilePlan), ModuleError> {
+        let (content, checksum, size, small, src_mode, name) = match &self.source {
+            Source::Content(b) => (
+                Content::Bytes(b.clone()),
+                fs::checksum(ChecksumAlgo::Sha1, b),
+                b.len() as u64,
+                (b.len() as u64 <= MAX_DIFF).then(|| b.clone()),
+                None,
+                String::new(),
+            ),
+            Source::Local(p) => {
+                let meta = std::fs::metadata(p).map_err(|e| {
+                    ModuleError::failed(format!("could not find src={}, {e}", p.display()))
+                })?;
+                let sum = fs::sha1_local_file(p)
+                    .await
+                    .map_err(|e| ModuleError::failed(format!("could not read src: {e}")))?;
+                let small = if meta.len() <= MAX_DIFF {
+                    std::fs::read(p).ok()
+                } else {
+                    None
+                };
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (
+                    Content::LocalFile(p.clone()),
+                    sum,
+                    meta.len(),
+                    small,
+                    local_mode(p),
+                    name,
+                )
+            }
+            Source::Remote(src) => {
+                let st = host
+                    .stat(src, &StatOpts::follow().with_checksum(ChecksumAlgo::Sha1))
+                    .await?
+                    .ok_or_else(|| ModuleError::failed(format!("Source {src} not found")))?;
+                if st.is_dir() {
+                    return Err(ModuleError::failed(format!(
+                        "copy: remote_src with a directory src ({src}) is not supported"
+                    )));
+                }
+                let sum = st
+                    .checksum
+                    .clone()
+                    .ok_or_else(|| ModuleError::failed(format!("Source {src} not readable")))?;
+                (
+                    Content::Remote(src.clone()),
+                    sum,
+                    st.size,
+                    None,
+                    Some(st.mode),
+                    basename(src).to_string(),
+                )
+            }
+            Source::LocalDir { .. } => {
+                return Err(ModuleError::failed("copy: internal error (directory)"));
+            }
+        };
+        if let Some(want) = &self.checksum
+            && want != &checksum
+        {
+            return Err(ModuleError::failed(format!(
+                "Copied file does not match the expected checksum. Transfer failed. \
+                 (expected {want}, got {checksum})"
+            )));
+        }
+        let (dest, st, into_dir) = self.resolve_dest(host, &name).await?;
+        let mut steps = Vec::new();
+        if st.is_none() && self.parent_missing(host, &dest).await? {
+            if into_dir {
+                steps.push(Step::Mkdir(common::parent(&dest).to_string()));
+            } else {
+                return Err(ModuleError::failed(format!(
+                    "Destination directory {} does not exist",
+                    common::parent(&dest)
+                )));
+            }
+        }
+        let plan = self
+            .plan_file(host, &dest, st, content, checksum, size, small, src_mode)
+            .await?;
+        Ok((steps, plan))
+    }
+
+    async fn check_dir(
+        &self,
+        host: &dyn HostRead,
+        root: &Path,
+        contents_only: bool,
+    ) -> Result<(Vec<Step>, Vec<String>, Vec<Diff>), ModuleError> {
+        let (files, dirs) =
+            walk(root, self.local_follow).map_err(|e| ModuleError::failed(e.to_string()))?;
+        let base = if contents_only {
+            self.dest.trim_end_matches('/').to_string()
+        } else {
+            let name = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            join(&self.dest, &name)
+        };
+        let mut steps = Vec::new();
+        let mut changes = Vec::new();
+        let mut diff = Vec::new();
+        let mut all_dirs = vec![base.clone()];
+        all_dirs.extend(dirs.iter().map(|d| join(&base, d)));
+        let mut missing: Vec<String> = Vec::new();
+        for d in &all_dirs {
+            let gone = missing.iter().any(|m| d.starts_with(&format!("{m}/")));
+            let st = if gone {
+                None
+            } else {
+                host.stat(d, &StatOpts::follow()).await?
+            };
+            match st {
+                Some(s) if s.is_dir() => {}
+                Some(_) => {
+                    return Err(ModuleError::failed(format!(
+                        "Destination {d} exists and is not a directory"
+                    )));
+                }
+                None => {
+                    changes.push(format!("create directory {d}"));
+                    steps.push(Step::Mkdir(d.clone()));
+                    missing.push(d.clone());
+                }
+            }
+        }
+        for f in &files {
+            let local = root.join(f);
+            let dest = join(&base, f);
+            let meta = std::fs::metadata(&local)
+                .map_err(|e| ModuleError::failed(format!("{}: {e}", local.display())))?;
+            let sum = fs::sha1_local_file(&local)
+                .await
+                .map_err(|e| ModuleError::failed(format!("could not read src: {e}")))?;
+            let small = if meta.len() <= MAX_DIFF {
+                std::fs::read(&local).ok()
+            } else {
+                None
+            };
+            let st = if missing.iter().any(|m| dest.starts_with(&format!("{m}/"))) {
+                None
+            } else {
+                host.stat(&dest, &self.stat_opts()).await?
+            };
+            let p = self
+                .plan_file(
+                    host,
+                    &dest,
+                    st,
+                    Content::LocalFile(local.clone()),
+                    sum,
+                    meta.len(),
+                    small,
+                    local_mode(&local),
+                )
+                .await?;
+            steps.extend(p.step);
+            changes.extend(p.changes);
+            diff.extend(p.diff);
+        }
+        Ok((steps, changes, diff))
+    }
+}
+
+#[async_trait]
+impl Prepared for Task {
+    async fn check(&self, host: &dyn HostRead) -> Result<Plan, ModuleError> {
+        if let Source::LocalDir {
+            root,
+            contents_only,
+        } = &self.source
+        {
+            let (steps, changes, diff) = self.check_dir(host, root, *contents_only).await?;
+            let mut result = Facts::new();
+            result.insert("dest".into(), json!(self.dest));
+            if let Some(s) = &self.src_key {
+                result.insert("src".into(), json!(s));
+            }
+            if steps.is_empty() {
+                return Ok(Plan::InSync { result });
+            }
+            self.stash.put(steps);
+            return Ok(Plan::Change {
+                changes,
+                diff,
+                result,
+            });
+        }
+        let (mut steps, plan) = self.check_single(host).await?;
+        steps.extend(plan.step);
+        if steps.is_empty() {
+            return Ok(Plan::InSync {
+                result: plan.result,
+            });
+        }
+        let mut changes = plan.changes;
+        if changes.is_empty() {
+            changes.push(format!("update {}", self.dest));
+        }
+        self.stash.put(steps);
+        Ok(Plan::Change {
+            changes,
+            diff: plan.diff,
+            result: plan.result,
+        })
+    }
+
+    async fn apply(&self, plan: Plan, host: &dyn Host) -> Result<Applied, ModuleError> {
+        let Plan::Change {
+            mut result, diff, ..
+        } = plan
+        else {
+            return Ok(Applied::default());
+        };
+        let steps = self
+            .stash
+            .get()
+            .ok_or_else(|| ModuleError::failed("copy: apply without a check"))?;
+        let dir_attrs = crate::fs::Attrs {
+            mode: self.dir_mode.clone(),
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+        };
+        for step in steps {
+            match step {
+                Step::Mkdir(d) => {
+                    host.mkdir_p(&d, &dir_attrs).await?;
+                }
+                Step::Write {
+                    dest,
+                    content,
+                    want,
+                    backup,
+                } => {
+                    let opts = WriteOpts {
+                        mode: want.mode.clone(),
+                        owner: want.owner.clone(),
+                        group: want.group.clone(),
+                        validate: self.validate.clone(),
+                        backup,
+                        follow: self.follow,
+                        unsafe_writes: self.unsafe_writes,
+                    };
+                    let r = host.write_atomic(&dest, content, &opts).await?;
+                    if let Some(b) = common::written(r)? {
+                        result.insert("backup_file".into(), json!(b));
+                    }
+                }
+                Step::Attrs { dest, want } => {
+                    host.set_attrs(&dest, &want.attrs(), self.follow, false)
+                        .await?;
+                }
+            }
+        }
+        Ok(Applied {
+            changed: true,
+            failed: false,
+            msg: None,
+            result,
+            diff,
+        })
+    }
+}

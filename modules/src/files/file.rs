@@ -1,0 +1,596 @@
+//! The `file` module: make a path a file (attributes only), a directory
+//! (`mkdir -p`), a symlink, a hard link, touch it, or remove it, with
+//! `mode` (octal or symbolic), `owner`, `group`, `recurse`, and
+//! `modification_time`/`access_time`. Diffs are Ansible's dicts
+//! (`path`, `state`, `mode`, `owner`, `group`), rendered as JSON.
+//!
+//! Check is one probe (two for links whose `src` must exist, and for hard
+//! links); apply is one run per step (usually one).
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::attrs::{self, ModeParam, mode_str};
+use super::common::{self, Delta, Stash, Want};
+use crate::fs::{FileStat, StatOpts, TimeSpec};
+use crate::host::{Host, HostRead};
+use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
+use crate::params;
+use crate::plan::{Applied, Facts, Plan};
+
+/// The `file` module.
+pub struct File;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    #[serde(alias = "dest", alias = "name")]
+    path: String,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    state: Option<String>,
+    #[serde(default, deserialize_with = "attrs::opt_mode")]
+    mode: Option<ModeParam>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    owner: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    group: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    src: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    recurse: Option<bool>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    force: Option<bool>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    follow: Option<bool>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    modification_time: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    modification_time_format: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    access_time: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_string")]
+    access_time_format: Option<String>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    unsafe_writes: Option<bool>,
+    #[serde(default)]
+    _original_basename: Option<Value>,
+    #[serde(default)]
+    _diff_peek: Option<Value>,
+    #[serde(default)]
+    seuser: Option<Value>,
+    #[serde(default)]
+    serole: Option<Value>,
+    #[serde(default)]
+    setype: Option<Value>,
+    #[serde(default)]
+    selevel: Option<Value>,
+    #[serde(default, alias = "attr")]
+    attributes: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    File,
+    Directory,
+    Link,
+    Hard,
+    Touch,
+    Absent,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::File => "file",
+            State::Directory => "directory",
+            State::Link => "link",
+            State::Hard => "hard",
+            State::Touch => "touch",
+            State::Absent => "absent",
+        }
+    }
+}
+
+struct Task {
+    path: String,
+    state: Option<State>,
+    want: Want,
+    src: Option<String>,
+    recurse: bool,
+    force: bool,
+    follow: bool,
+    mtime: Option<TimeSpec>,
+    atime: Option<TimeSpec>,
+    stash: Stash<Vec<Step>>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Remove,
+    Mkdir,
+    Touch {
+        create: bool,
+        m: TimeSpec,
+        a: TimeSpec,
+    },
+    Attrs {
+        follow: bool,
+    },
+    Symlink,
+    Hardlink,
+}
+
+fn time_param(
+    name: &str,
+    v: Option<String>,
+    fmt: Option<String>,
+) -> Result<Option<TimeSpec>, ParamError> {
+    let Some(v) = v else { return Ok(None) };
+    match v.as_str() {
+        "preserve" => Ok(Some(TimeSpec::Preserve)),
+        "now" => Ok(Some(TimeSpec::Now)),
+        s => {
+            let fmt = fmt.unwrap_or_else(|| "%Y%m%d%H%M.%S".into());
+            let dt = chrono::NaiveDateTime::parse_from_str(s, &fmt).map_err(|e| {
+                ParamError::at(
+                    name,
+                    format!("Error while obtaining timestamp for time {s} using format {fmt}: {e}"),
+                )
+            })?;
+            use chrono::TimeZone;
+            let secs = match chrono::Local.from_local_datetime(&dt) {
+                chrono::LocalResult::Single(d) | chrono::LocalResult::Ambiguous(d, _) => {
+                    d.timestamp()
+                }
+                chrono::LocalResult::None => dt.and_utc().timestamp(),
+            };
+            Ok(Some(TimeSpec::At(secs as f64)))
+        }
+    }
+}
+
+impl Module for File {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
+        let p: Params = params::parse("file", args)?;
+        let _ = (
+            &p._original_basename,
+            &p._diff_peek,
+            &p.seuser,
+            &p.serole,
+            &p.setype,
+            &p.selevel,
+            &p.attributes,
+            p.unsafe_writes,
+        );
+        let state = match p.state.as_deref() {
+            None => None,
+            Some("file") => Some(State::File),
+            Some("directory") => Some(State::Directory),
+            Some("link") => Some(State::Link),
+            Some("hard") => Some(State::Hard),
+            Some("touch") => Some(State::Touch),
+            Some("absent") => Some(State::Absent),
+            Some(s) => {
+                return Err(ParamError::at(
+                    "state",
+                    format!(
+                        "value of state must be one of: absent, directory, file, hard, link, touch, got: {s}"
+                    ),
+                ));
+            }
+        };
+        let recurse = p.recurse.unwrap_or(false);
+        if recurse && !matches!(state, None | Some(State::Directory)) {
+            return Err(ParamError::at(
+                "recurse",
+                "recurse option requires state to be 'directory'",
+            ));
+        }
+        if matches!(state, Some(State::Link | State::Hard)) && p.src.is_none() {
+            return Err(ParamError::at(
+                "src",
+                format!(
+                    "src is required for creating new {}",
+                    if state == Some(State::Link) {
+                        "symlinks"
+                    } else {
+                        "hard links"
+                    }
+                ),
+            ));
+        }
+        if p.src.is_some() && !matches!(state, Some(State::Link | State::Hard)) {
+            return Err(ParamError::at(
+                "src",
+                "src option requires state to be 'link' or 'hard'",
+            ));
+        }
+        Ok(Box::new(Task {
+            path: match p.path.trim_end_matches('/') {
+                "" => p.path.clone(),
+                t => t.to_string(),
+            },
+            state,
+            want: Want::new(p.mode, p.owner, p.group)?,
+            src: p.src,
+            recurse,
+            force: p.force.unwrap_or(false),
+            follow: p.follow.unwrap_or(true),
+            mtime: time_param(
+                "modification_time",
+                p.modification_time,
+                p.modification_time_format,
+            )?,
+            atime: time_param("access_time", p.access_time, p.access_time_format)?,
+            stash: Stash::default(),
+        }))
+    }
+}
+
+fn prev_state(st: Option<&FileStat>) -> &'static str {
+    st.map_or("absent", common::state_of)
+}
+
+fn base_diff(path: &str) -> (Map<String, Value>, Map<String, Value>) {
+    let mut b = Map::new();
+    b.insert("path".into(), json!(path));
+    (b.clone(), b)
+}
+
+fn fail(msg: String, path: &str, extra: &[(&str, Value)]) -> ModuleError {
+    let mut result = Facts::new();
+    result.insert("path".into(), json!(path));
+    for (k, v) in extra {
+        result.insert((*k).into(), v.clone());
+    }
+    ModuleError::Failed { msg, result }
+}
+
+impl Task {
+    fn times_change(&self, st: &FileStat) -> bool {
+        let differs = |t: Option<TimeSpec>, cur: f64| match t {
+            None | Some(TimeSpec::Preserve) => false,
+            Some(TimeSpec::Now) => true,
+            Some(TimeSpec::At(x)) => (x - cur).abs() >= 1.0,
+        };
+        differs(self.mtime, st.mtime) || differs(self.atime, st.atime)
+    }
+
+    fn link_target_dir(&self) -> &str {
+        common::parent(&self.path)
+    }
+
+    /// The plan: steps, changes, the diff dicts, and the result.
+    async fn plan(
+        &self,
+        host: &dyn HostRead,
+    ) -> Result<(Vec<Step>, Vec<String>, Delta, Facts), ModuleError> {
+        let path = &self.path;
+        let lst = host.stat(path, &StatOpts::lstat()).await?;
+        let prev = prev_state(lst.as_ref());
+        let followed = if self.state.is_none() && self.follow && prev == "link" {
+            host.stat(path, &StatOpts::follow()).await?
+        } else {
+            None
+        };
+        let state = self.state.unwrap_or(match prev {
+            "absent" if self.recurse => State::Directory,
+            "absent" => State::File,
+            "directory" => State::Directory,
+            "link" if followed.as_ref().is_some_and(FileStat::is_dir) => State::Directory,
+            "link" if followed.is_some() => State::File,
+            "link" => State::Link,
+            "hard" => State::Hard,
+            _ => State::File,
+        });
+        // Following a symlink for the states that act on its target.
+        let st = if followed.is_some() {
+            followed.clone()
+        } else if self.follow
+            && lst.as_ref().is_some_and(FileStat::is_link)
+            && matches!(state, State::File | State::Directory | State::Touch)
+        {
+            host.stat(path, &StatOpts::follow()).await?
+        } else {
+            lst.clone()
+        };
+        let (mut before, mut after) = base_diff(path);
+        let mut result = Facts::new();
+        let mut steps = Vec::new();
+        let mut changes = Vec::new();
+        let state_change = |before: &mut Map<String, Value>,
+                            after: &mut Map<String, Value>,
+                            from: &str,
+                            to: &str| {
+            before.insert("state".into(), json!(from));
+            after.insert("state".into(), json!(to));
+        };
+        let mut delta = Delta::default();
+        match state {
+            State::Absent => {
+                result.insert("path".into(), json!(path));
+                if lst.is_some() {
+                    state_change(&mut before, &mut after, prev, "absent");
+                    steps.push(Step::Remove);
+                    changes.push(format!("remove {path}"));
+                }
+                result.insert("state".into(), json!("absent"));
+            }
+            State::File => {
+                let Some(cur) = &st else {
+                    return Err(fail(
+                        format!("file ({path}) is absent, cannot continue"),
+                        path,
+                        &[("state", json!("absent"))],
+                    ));
+                };
+                if !cur.is_file() {
+                    let p = prev_state(Some(cur));
+                    return Err(fail(
+                        format!("file ({path}) is {p}, cannot continue"),
+                        path,
+                        &[("state", json!(p))],
+                    ));
+                }
+                delta = self.want.delta(cur);
+                if !delta.is_empty() {
+                    steps.push(Step::Attrs {
+                        follow: self.follow,
+                    });
+                    changes.extend(delta.lines(path));
+                }
+                if self.times_change(cur) {
+                    steps.push(self.touch_step(false));
+                    changes.push(format!("update times of {path}"));
+                }
+                result.insert("path".into(), json!(path));
+                common::predicted_info(&mut result, cur, &delta);
+            }
+            State::Directory => match &st {
+                None => {
+                    state_change(&mut before, &mut after, "absent", "directory");
+                    steps.push(Step::Mkdir);
+                    changes.push(format!("create directory {path}"));
+                    result.insert("path".into(), json!(path));
+                    result.insert("state".into(), json!("directory"));
+                    result.insert(
+                        "mode".into(),
+                        json!(mode_str(self.want.new_file_mode(true))),
+                    );
+                    if let Some(o) = &self.want.owner {
+                        result.insert("owner".into(), json!(o));
+                    }
+                    if let Some(g) = &self.want.group {
+                        result.insert("group".into(), json!(g));
+                    }
+                }
+                Some(cur) if cur.is_dir() => {
+                    delta = self.want.delta(cur);
+                    if !delta.is_empty() {
+                        steps.push(Step::Attrs {
+                            follow: self.follow,
+                        });
+                        changes.extend(delta.lines(path));
+                    }
+                    if self.times_change(cur) {
+                        steps.push(self.touch_step(false));
+                        changes.push(format!("update times of {path}"));
+                    }
+                    result.insert("path".into(), json!(path));
+                    common::predicted_info(&mut result, cur, &delta);
+                }
+                Some(cur) => {
+                    let p = prev_state(Some(cur));
+                    return Err(fail(
+                        format!("{path} already exists as a {p}"),
+                        path,
+                        &[("state", json!(p))],
+                    ));
+                }
+            },
+            State::Touch => {
+                let create = st.is_none() && lst.is_none();
+                let m = self.mtime.unwrap_or(TimeSpec::Now);
+                let a = self.atime.unwrap_or(TimeSpec::Now);
+                if create || m != TimeSpec::Preserve || a != TimeSpec::Preserve {
+                    if prev != "touch" {
+                        state_change(&mut before, &mut after, prev, "touch");
+                    }
+                    steps.push(Step::Touch { create, m, a });
+                    changes.push(format!("touch {path}"));
+                }
+                match &st {
+                    Some(cur) => {
+                        delta = self.want.delta(cur);
+                        common::predicted_info(&mut result, cur, &delta);
+                    }
+                    None => {
+                        result.insert("state".into(), json!("file"));
+                        result.insert(
+                            "mode".into(),
+                            json!(mode_str(self.want.new_file_mode(false))),
+                        );
+                    }
+                }
+                if create || !delta.is_empty() {
+                    if !self.want.is_empty() {
+                        steps.push(Step::Attrs {
+                            follow: self.follow,
+                        });
+                    }
+                    changes.extend(delta.lines(path));
+                }
+                result.insert("path".into(), json!(path));
+            }
+            State::Link | State::Hard => {
+                let src = match (&self.src, &lst) {
+                    (Some(s), _) => s.clone(),
+                    (None, Some(cur)) => cur.lnk_target.clone().unwrap_or_default(),
+                    (None, None) => String::new(),
+                };
+                result.insert("dest".into(), json!(path));
+                result.insert("src".into(), json!(src));
+                let abs_src = if src.starts_with('/') {
+                    src.clone()
+                } else {
+                    format!("{}/{src}", self.link_target_dir())
+                };
+                let src_st = if state == State::Hard || !self.force {
+                    host.stat(&abs_src, &StatOpts::lstat()).await?
+                } else {
+                    None
+                };
+                if state == State::Hard && src_st.is_none() {
+                    return Err(fail(
+                        format!("src does not exist: {src}"),
+                        path,
+                        &[("src", json!(src))],
+                    ));
+                }
+                if state == State::Link && !self.force && src_st.is_none() {
+                    return Err(fail(
+                        format!(
+                            "src file does not exist, use \"force=yes\" if you really want to create the link: {abs_src}"
+                        ),
+                        path,
+                        &[("src", json!(src))],
+                    ));
+                }
+                let in_sync = match (&lst, state) {
+                    (Some(cur), State::Link) => {
+                        cur.is_link() && cur.lnk_target.as_deref() == Some(src.as_str())
+                    }
+                    (Some(cur), State::Hard) => src_st
+                        .as_ref()
+                        .is_some_and(|s| s.inode == cur.inode && s.dev == cur.dev),
+                    _ => false,
+                };
+                if !in_sync {
+                    if let Some(cur) = &lst {
+                        let p = prev_state(Some(cur));
+                        let convertible = match state {
+                            State::Link => p == "link",
+                            _ => false,
+                        };
+                        if !convertible && !self.force {
+                            return Err(fail(
+                                format!(
+                                    "refusing to convert from {p} to {} for {path}",
+                                    if state == State::Link {
+                                        "symlink"
+                                    } else {
+                                        "hard link"
+                                    }
+                                ),
+                                path,
+                                &[("src", json!(src))],
+                            ));
+                        }
+                    }
+                    state_change(&mut before, &mut after, prev, state.name());
+                    steps.push(if state == State::Link {
+                        Step::Symlink
+                    } else {
+                        Step::Hardlink
+                    });
+                    changes.push(format!("link {path} -> {src}"));
+                    if !self.want.is_empty() {
+                        steps.push(Step::Attrs { follow: false });
+                    }
+                } else if let Some(cur) = &lst {
+                    let target_delta = if state == State::Hard {
+                        self.want.delta(cur)
+                    } else {
+                        // owner/group of the link itself (lchown)
+                        Want {
+                            mode: None,
+                            ..self.want.clone()
+                        }
+                        .delta(cur)
+                    };
+                    if !target_delta.is_empty() {
+                        steps.push(Step::Attrs { follow: false });
+                        changes.extend(target_delta.lines(path));
+                    }
+                    delta = target_delta;
+                }
+                result.insert("state".into(), json!(state.name()));
+            }
+        }
+        for (k, v) in &delta.before {
+            before.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &delta.after {
+            after.insert(k.clone(), v.clone());
+        }
+        let diff = Delta { before, after };
+        Ok((steps, changes, diff, result))
+    }
+
+    fn touch_step(&self, create: bool) -> Step {
+        Step::Touch {
+            create,
+            m: self.mtime.unwrap_or(TimeSpec::Preserve),
+            a: self.atime.unwrap_or(TimeSpec::Preserve),
+        }
+    }
+}
+
+#[async_trait]
+impl Prepared for Task {
+    async fn check(&self, host: &dyn HostRead) -> Result<Plan, ModuleError> {
+        let (steps, changes, diff, result) = self.plan(host).await?;
+        if steps.is_empty() {
+            return Ok(Plan::InSync { result });
+        }
+        self.stash.put(steps);
+        Ok(Plan::Change {
+            changes,
+            diff: vec![common::dict_diff(&diff.before, &diff.after)],
+            result,
+        })
+    }
+
+    async fn apply(&self, plan: Plan, host: &dyn Host) -> Result<Applied, ModuleError> {
+        let Plan::Change { result, diff, .. } = plan else {
+            return Ok(Applied::default());
+        };
+        let steps = self
+            .stash
+            .get()
+            .ok_or_else(|| ModuleError::failed("file: apply without a check"))?;
+        let attrs = self.want.attrs();
+        let src = self.src.clone().unwrap_or_default();
+        for step in steps {
+            match step {
+                Step::Remove => {
+                    host.remove(&self.path).await?;
+                }
+                Step::Mkdir => {
+                    host.mkdir_p(&self.path, &attrs).await?;
+                }
+                Step::Touch { create, m, a } => {
+                    host.touch(&self.path, m, a, self.follow, create).await?;
+                }
+                Step::Attrs { follow } => {
+                    host.set_attrs(&self.path, &attrs, follow, self.recurse)
+                        .await?;
+                }
+                Step::Symlink => host.symlink(&src, &self.path, self.force).await?,
+                Step::Hardlink => host.hardlink(&src, &self.path, self.force).await?,
+            }
+        }
+        Ok(Applied {
+            changed: true,
+            failed: false,
+            msg: None,
+            result,
+            diff,
+        })
+    }
+}
