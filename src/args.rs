@@ -140,6 +140,64 @@ fn unquote(v: &str) -> String {
     }
 }
 
+/// Python-style escapes in `k=v` values (`\n`, `\t`, `\\`, `\x41`,
+/// `\u00e9`), as Ansible decodes them; unknown escapes stay as written.
+fn decode_escapes(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(&n) = chars.peek() else {
+            out.push(c);
+            break;
+        };
+        let simple = match n {
+            'n' => Some('\n'),
+            't' => Some('\t'),
+            'r' => Some('\r'),
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'v' => Some('\u{b}'),
+            '\\' => Some('\\'),
+            '\'' => Some('\''),
+            '"' => Some('"'),
+            _ => None,
+        };
+        if let Some(x) = simple {
+            chars.next();
+            out.push(x);
+            continue;
+        }
+        let width = match n {
+            'x' => 2,
+            'u' => 4,
+            'U' => 8,
+            _ => 0,
+        };
+        if width > 0 {
+            let hex: String = chars.clone().skip(1).take(width).collect();
+            if hex.len() == width {
+                if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    for _ in 0..=width {
+                        chars.next();
+                    }
+                    out.push(ch);
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn is_key(k: &str) -> bool {
     !k.is_empty()
         && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -157,7 +215,7 @@ pub fn parse_kv(module: &str, s: &str) -> Result<Map<String, Value>, String> {
         let kv = w.text.split_once('=').filter(|(k, _)| is_key(k));
         match kv {
             Some((k, v)) if !raw_module || RAW_OPTIONS.contains(&k) => {
-                out.insert(k.to_string(), Value::String(unquote(v)));
+                out.insert(k.to_string(), Value::String(decode_escapes(&unquote(v))));
                 pending_newline |= w.newline_before;
             }
             _ => {
@@ -216,6 +274,19 @@ mod tests {
         assert_eq!(
             kv("copy", "dest=/a content='x y'"),
             json!({"dest": "/a", "content": "x y"})
+        );
+    }
+
+    #[test]
+    fn values_decode_python_escapes() {
+        assert_eq!(
+            kv("copy", "content='a\\nb\\x41\\q'"),
+            json!({"content": "a\nbA\\q"})
+        );
+        // Raw command text keeps what was written.
+        assert_eq!(
+            kv("shell", "printf 'a\\n'"),
+            json!({"_raw_params": "printf 'a\\n'"})
         );
     }
 

@@ -147,6 +147,7 @@ pub const CONTROLLER_ACTIONS: &[&str] = &[
     "set_fact",
     "set_stats",
     "setup",
+    "template",
 ];
 
 /// The lookups `with_<name>` may use.

@@ -53,6 +53,11 @@ pub async fn dispatch(
                 Outcome::ok(Map::new())
             }
         }
+        "template" => super::file_actions::template(hc, t, scope, check, delegate).await,
+        "copy" => super::file_actions::copy(hc, t, scope, check, delegate).await,
+        "script" => super::file_actions::script(hc, t, scope, check, delegate).await,
+        "fetch" => super::file_actions::fetch(hc, t, scope, check, delegate).await,
+        "assemble" => super::file_actions::assemble(hc, t, scope, check, delegate).await,
         "import_role" | "include_role" | "import_tasks" | "include_tasks" | "import_playbook" => {
             Outcome::failed(format!(
                 "'{}' is handled by the play, not as an action",

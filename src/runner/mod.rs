@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod conn;
+pub mod file_actions;
 pub mod play;
 pub mod scheduler;
 pub mod scope;

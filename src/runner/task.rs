@@ -1190,6 +1190,21 @@ pub async fn run_module(
         Ok(a) => a,
         Err(e) => return Outcome::failed(e),
     };
+    run_module_with(hc, t, module, args, scope, check, delegate).await
+}
+
+/// Runs `module` with arguments that are already rendered (and, for
+/// actions like `template`, prepared on the controller).
+pub async fn run_module_with(
+    hc: &HostCtx,
+    t: &Task,
+    module: &'static dyn tutti_modules::Module,
+    args: Map<String, Value>,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    let run = &hc.pc.run;
     let conn = match connection(hc, t, scope, delegate) {
         Ok(c) => c,
         Err(e) => {

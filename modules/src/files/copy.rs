@@ -339,8 +339,9 @@ impl Task {
                     backup: false,
                 }),
                 changes: vec![format!("create {dest}")],
+                // A new file has no "before" path, as in Ansible's diff.
                 diff: vec![Diff {
-                    before_header: Some(dest.into()),
+                    before_header: None,
                     after_header: Some(dest.into()),
                     before: String::new(),
                     after,

@@ -1,0 +1,333 @@
+//! Controller-side halves of the file modules (Ansible's action plugins):
+//! `template` renders on the controller and hands the text to `copy`;
+//! `copy`, `script`, `fetch` and `assemble` get their controller paths
+//! resolved the way Ansible searches them (the task's `files/` or
+//! `templates/` first, then next to the task file, then the playbook's).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::task::{self, Outcome};
+use super::walk::HostCtx;
+use crate::playbook::model::Task;
+use crate::template::{FileOptions, Scope, Var};
+
+/// Finds a controller file for a task: absolute paths as they are; else
+/// `<dir>/<subdir>/<name>` then `<dir>/<name>` for the task's directory and
+/// the playbook's.
+pub fn find(hc: &HostCtx, t: &Task, name: &str, subdir: &str) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    let mut dirs = vec![t.base_dir.clone()];
+    // A role's tasks live in <role>/tasks; its files are in <role>/files.
+    if t.base_dir.ends_with("tasks") {
+        if let Some(role) = t.base_dir.parent() {
+            dirs.insert(0, role.to_path_buf());
+        }
+    }
+    dirs.push(hc.pc.play.dir.clone());
+    for d in dirs {
+        for candidate in [d.join(subdir).join(p), d.join(p)] {
+            if candidate.exists() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+fn text(args: &Map<String, Value>, key: &str) -> Option<String> {
+    args.get(key).and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    })
+}
+
+fn truthy(args: &Map<String, Value>, key: &str) -> bool {
+    args.get(key)
+        .and_then(tutti_modules::params::to_bool)
+        .unwrap_or(false)
+}
+
+fn module(name: &str) -> Result<&'static dyn tutti_modules::Module, Outcome> {
+    tutti_modules::find(name)
+        .ok_or_else(|| Outcome::failed(format!("the {name} module is not available")))
+}
+
+/// Resolves `src` of `copy` (unless `remote_src`), keeping a trailing `/`.
+pub async fn copy(
+    hc: &HostCtx,
+    t: &Arc<Task>,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    let mut args = match task::render_args(hc, t, scope) {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    if !truthy(&args, "remote_src") {
+        if let Some(src) = text(&args, "src") {
+            let trailing = src.ends_with('/') && src.len() > 1;
+            let Some(found) = find(hc, t, src.trim_end_matches('/'), "files") else {
+                return Outcome::failed(format!(
+                    "Could not find or access '{src}' on the Ansible Controller."
+                ));
+            };
+            let mut s = found.to_string_lossy().into_owned();
+            if trailing {
+                s.push('/');
+            }
+            args.insert("src".into(), Value::String(s));
+        }
+    }
+    match module("copy") {
+        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
+        Err(o) => o,
+    }
+}
+
+/// `template`: render on the controller, then `copy` the text.
+pub async fn template(
+    hc: &HostCtx,
+    t: &Arc<Task>,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    let run = &hc.pc.run;
+    let mut args = match task::render_args(hc, t, scope) {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let Some(src) = text(&args, "src") else {
+        return Outcome::failed("src is required");
+    };
+    if text(&args, "dest").is_none() {
+        return Outcome::failed("dest is required");
+    }
+    let Some(path) = find(hc, t, &src, "templates") else {
+        return Outcome::failed(format!("Could not find or access '{src}'"));
+    };
+    let source = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => return Outcome::failed(format!("Could not read '{}': {e}", path.display())),
+    };
+    let source = match String::from_utf8(source) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::failed(format!(
+                "template {} is not valid UTF-8 (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ));
+        }
+    };
+    let mut opts = FileOptions::default();
+    if let Some(v) = args
+        .get("trim_blocks")
+        .and_then(tutti_modules::params::to_bool)
+    {
+        opts.trim_blocks = v;
+    }
+    if let Some(v) = args
+        .get("lstrip_blocks")
+        .and_then(tutti_modules::params::to_bool)
+    {
+        opts.lstrip_blocks = v;
+    }
+    if let Some(v) = text(&args, "newline_sequence") {
+        opts.newline_sequence = v.replace("\\r", "\r").replace("\\n", "\n");
+    }
+    opts.block_start_string = text(&args, "block_start_string");
+    opts.block_end_string = text(&args, "block_end_string");
+    opts.variable_start_string = text(&args, "variable_start_string");
+    opts.variable_end_string = text(&args, "variable_end_string");
+    opts.comment_start_string = text(&args, "comment_start_string");
+    opts.comment_end_string = text(&args, "comment_end_string");
+
+    // Ansible's template variables.
+    let mut s = scope.clone();
+    let abs = path.canonicalize().unwrap_or_else(|_| path.clone());
+    let set = |s: &mut Scope, k: &str, v: Value| {
+        s.set(
+            k,
+            Var {
+                value: v,
+                trusted: false,
+            },
+        )
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    set(&mut s, "template_host", Value::String(host.clone()));
+    set(&mut s, "template_path", Value::String(src.clone()));
+    set(
+        &mut s,
+        "template_fullpath",
+        Value::String(abs.to_string_lossy().into_owned()),
+    );
+    set(
+        &mut s,
+        "template_destpath",
+        Value::String(text(&args, "dest").unwrap_or_default()),
+    );
+    set(
+        &mut s,
+        "template_run_date",
+        Value::String(
+            chrono::Local::now()
+                .format("%Y-%m-%d %H:%M:%S%.6f")
+                .to_string(),
+        ),
+    );
+    set(
+        &mut s,
+        "template_uid",
+        Value::String(crate::connection::resolve::local_user()),
+    );
+    let managed = run
+        .session
+        .config
+        .get("defaults", "ansible_managed", "ANSIBLE_MANAGED")
+        .unwrap_or_else(|| "Ansible managed".into());
+    set(&mut s, "ansible_managed", Value::String(managed));
+    let name = abs.to_string_lossy().into_owned();
+    let rendered = match run.templar.render_file(&source, &name, &s, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            return Outcome::failed(format!(
+                "AnsibleError: template error while templating {name}: {e}"
+            ));
+        }
+    };
+    for k in [
+        "src",
+        "trim_blocks",
+        "lstrip_blocks",
+        "newline_sequence",
+        "block_start_string",
+        "block_end_string",
+        "variable_start_string",
+        "variable_end_string",
+        "comment_start_string",
+        "comment_end_string",
+        "output_encoding",
+    ] {
+        args.remove(k);
+    }
+    args.insert("content".into(), Value::String(rendered));
+    match module("copy") {
+        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
+        Err(o) => o,
+    }
+}
+
+/// `script`: the first word is a controller file.
+pub async fn script(
+    hc: &HostCtx,
+    t: &Arc<Task>,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    let mut args = match task::render_args(hc, t, scope) {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let key = if args.contains_key("cmd") {
+        "cmd"
+    } else {
+        "_raw_params"
+    };
+    if let Some(line) = text(&args, key) {
+        let line = line.trim_start().to_string();
+        let (first, rest) = line.split_once(char::is_whitespace).unwrap_or((&line, ""));
+        let Some(found) = find(hc, t, first, "files") else {
+            return Outcome::failed(format!(
+                "Could not find or access '{first}' on the Ansible Controller."
+            ));
+        };
+        let quoted = tutti_modules::quote(&found.to_string_lossy());
+        let joined = if rest.is_empty() {
+            quoted
+        } else {
+            format!("{quoted} {rest}")
+        };
+        args.insert(key.into(), Value::String(joined));
+    }
+    match module("script") {
+        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
+        Err(o) => o,
+    }
+}
+
+/// `fetch`: `dest` is relative to the playbook; the host name sets the layout.
+pub async fn fetch(
+    hc: &HostCtx,
+    t: &Arc<Task>,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    let mut args = match task::render_args(hc, t, scope) {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    if let Some(dest) = text(&args, "dest") {
+        let p = Path::new(&dest);
+        if !p.is_absolute() {
+            let mut abs = hc.pc.play.dir.join(p).to_string_lossy().into_owned();
+            if dest.ends_with('/') && !abs.ends_with('/') {
+                abs.push('/');
+            }
+            args.insert("dest".into(), Value::String(abs));
+        }
+    }
+    args.insert("_inventory_hostname".into(), Value::String(hc.host.clone()));
+    match module("fetch") {
+        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
+        Err(o) => o,
+    }
+}
+
+/// `assemble` with `remote_src: false`: fragments on the controller.
+pub async fn assemble(
+    hc: &HostCtx,
+    t: &Arc<Task>,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    let mut args = match task::render_args(hc, t, scope) {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let remote = args
+        .get("remote_src")
+        .and_then(tutti_modules::params::to_bool)
+        .unwrap_or(true);
+    if !remote {
+        if let Some(src) = text(&args, "src") {
+            let Some(found) = find(hc, t, &src, "files") else {
+                return Outcome::failed(format!(
+                    "Could not find or access '{src}' on the Ansible Controller."
+                ));
+            };
+            args.insert(
+                "src".into(),
+                Value::String(found.to_string_lossy().into_owned()),
+            );
+        }
+    }
+    match module("assemble") {
+        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
+        Err(o) => o,
+    }
+}
