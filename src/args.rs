@@ -183,14 +183,14 @@ fn decode_escapes(s: &str) -> String {
         };
         if width > 0 {
             let hex: String = chars.clone().skip(1).take(width).collect();
-            if hex.len() == width {
-                if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                    for _ in 0..=width {
-                        chars.next();
-                    }
-                    out.push(ch);
-                    continue;
+            if hex.len() == width
+                && let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+            {
+                for _ in 0..=width {
+                    chars.next();
                 }
+                out.push(ch);
+                continue;
             }
         }
         out.push(c);

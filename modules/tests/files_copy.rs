@@ -47,7 +47,9 @@ async fn content_creates_then_is_in_sync_with_one_probe() {
         panic!()
     };
     assert_eq!(diff[0].after, "key=1\n");
-    assert_eq!(diff[0].before_header.as_deref(), Some("/etc/app.conf"));
+    // A new file has no "before" path (Ansible prints a bare `--- before`).
+    assert_eq!(diff[0].before_header, None);
+    assert_eq!(diff[0].after_header.as_deref(), Some("/etc/app.conf"));
 }
 
 #[tokio::test]

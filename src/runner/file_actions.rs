@@ -24,10 +24,10 @@ pub fn find(hc: &HostCtx, t: &Task, name: &str, subdir: &str) -> Option<PathBuf>
     }
     let mut dirs = vec![t.base_dir.clone()];
     // A role's tasks live in <role>/tasks; its files are in <role>/files.
-    if t.base_dir.ends_with("tasks") {
-        if let Some(role) = t.base_dir.parent() {
-            dirs.insert(0, role.to_path_buf());
-        }
+    if t.base_dir.ends_with("tasks")
+        && let Some(role) = t.base_dir.parent()
+    {
+        dirs.insert(0, role.to_path_buf());
     }
     dirs.push(hc.pc.play.dir.clone());
     for d in dirs {
@@ -71,20 +71,20 @@ pub async fn copy(
         Ok(a) => a,
         Err(e) => return Outcome::failed(e),
     };
-    if !truthy(&args, "remote_src") {
-        if let Some(src) = text(&args, "src") {
-            let trailing = src.ends_with('/') && src.len() > 1;
-            let Some(found) = find(hc, t, src.trim_end_matches('/'), "files") else {
-                return Outcome::failed(format!(
-                    "Could not find or access '{src}' on the Ansible Controller."
-                ));
-            };
-            let mut s = found.to_string_lossy().into_owned();
-            if trailing {
-                s.push('/');
-            }
-            args.insert("src".into(), Value::String(s));
+    if !truthy(&args, "remote_src")
+        && let Some(src) = text(&args, "src")
+    {
+        let trailing = src.ends_with('/') && src.len() > 1;
+        let Some(found) = find(hc, t, src.trim_end_matches('/'), "files") else {
+            return Outcome::failed(format!(
+                "Could not find or access '{src}' on the Ansible Controller."
+            ));
+        };
+        let mut s = found.to_string_lossy().into_owned();
+        if trailing {
+            s.push('/');
         }
+        args.insert("src".into(), Value::String(s));
     }
     match module("copy") {
         Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
@@ -313,18 +313,16 @@ pub async fn assemble(
         .get("remote_src")
         .and_then(tutti_modules::params::to_bool)
         .unwrap_or(true);
-    if !remote {
-        if let Some(src) = text(&args, "src") {
-            let Some(found) = find(hc, t, &src, "files") else {
-                return Outcome::failed(format!(
-                    "Could not find or access '{src}' on the Ansible Controller."
-                ));
-            };
-            args.insert(
-                "src".into(),
-                Value::String(found.to_string_lossy().into_owned()),
-            );
-        }
+    if !remote && let Some(src) = text(&args, "src") {
+        let Some(found) = find(hc, t, &src, "files") else {
+            return Outcome::failed(format!(
+                "Could not find or access '{src}' on the Ansible Controller."
+            ));
+        };
+        args.insert(
+            "src".into(),
+            Value::String(found.to_string_lossy().into_owned()),
+        );
     }
     match module("assemble") {
         Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,

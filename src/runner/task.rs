@@ -1179,7 +1179,7 @@ pub async fn run_module(
     check: bool,
     delegate: Option<&str>,
 ) -> Outcome {
-    let run = &hc.pc.run;
+    let _run = &hc.pc.run;
     let Some(module) = tutti_modules::find(&t.action) else {
         return Outcome::failed(format!(
             "couldn't resolve module/action '{}'",

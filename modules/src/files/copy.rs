@@ -532,13 +532,12 @@ impl Task {
         let (dest, st, into_dir) = self.resolve_dest(host, &name).await?;
         let mut steps = Vec::new();
         if st.is_none() && self.parent_missing(host, &dest).await? {
+            // Without `into_dir` the write itself fails with "Destination
+            // directory X does not exist"; planning it keeps `--check` on a
+            // fresh host (where an earlier task would create the directory)
+            // a prediction instead of an error.
             if into_dir {
                 steps.push(Step::Mkdir(common::parent(&dest).to_string()));
-            } else {
-                return Err(ModuleError::failed(format!(
-                    "Destination directory {} does not exist",
-                    common::parent(&dest)
-                )));
             }
         }
         let plan = self
