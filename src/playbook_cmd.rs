@@ -95,6 +95,10 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
     drop(events);
     let _ = printer.await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), pool.close_all()).await;
+    if std::env::var_os("TUTTI_STATS").is_some() {
+        let (commands, sessions) = crate::connection::stats();
+        eprintln!("[tutti] {commands} commands over {sessions} connections");
+    }
     Ok(if interrupted {
         99
     } else {

@@ -15,6 +15,18 @@ use tutti_modules::{Cmd, Host, HostError, HostRead, Output};
 
 pub use resolve::{ConnOptions, resolve};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Commands run and SSH sessions opened in this process, for
+/// `TUTTI_STATS=1` (round trips are the currency of performance).
+static COMMANDS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// (commands run, SSH sessions opened) so far.
+pub fn stats() -> (usize, usize) {
+    (COMMANDS.load(Ordering::Relaxed), SESSIONS.load(Ordering::Relaxed))
+}
+
 /// One host's connection, opened lazily on the first command.
 pub enum Connection {
     Local(local::LocalHost),
@@ -41,6 +53,7 @@ impl Connection {
 #[async_trait]
 impl HostRead for Connection {
     async fn probe(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        COMMANDS.fetch_add(1, Ordering::Relaxed);
         match self {
             Connection::Local(h) => h.probe(cmd).await,
             Connection::Ssh(h) => h.probe(cmd).await,
@@ -51,6 +64,7 @@ impl HostRead for Connection {
 #[async_trait]
 impl Host for Connection {
     async fn run(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        COMMANDS.fetch_add(1, Ordering::Relaxed);
         match self {
             Connection::Local(h) => h.run(cmd).await,
             Connection::Ssh(h) => h.run(cmd).await,

@@ -244,6 +244,7 @@ async fn open(t: &SshTarget) -> Result<Session, HostError> {
     let handle = connect_endpoint(&t.endpoint, previous, t)
         .await
         .map_err(fail)?;
+    super::SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(Session {
         handle,
         channels: Semaphore::new(MAX_CHANNELS),
