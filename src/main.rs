@@ -20,17 +20,31 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        tokio::select! {
-            r = dispatch(&invocation) => match r {
-                Ok(code) => code,
-                Err(d) => {
-                    eprint!("{d}");
-                    d.exit_code()
+        // Playbook runs handle Ctrl-C themselves (they print the recap so
+        // far); everything else just stops.
+        let handles_interrupt = matches!(
+            &invocation,
+            Invocation::AnsiblePlaybook(_)
+                | Invocation::Tutti(cli::Cli {
+                    command: Command::Playbook(_)
+                })
+        );
+        let outcome = if handles_interrupt {
+            dispatch(&invocation).await
+        } else {
+            tokio::select! {
+                r = dispatch(&invocation) => r,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("[ERROR]: User interrupted execution");
+                    return 99;
                 }
-            },
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("[ERROR]: User interrupted execution");
-                99
+            }
+        };
+        match outcome {
+            Ok(code) => code,
+            Err(d) => {
+                eprint!("{d}");
+                d.exit_code()
             }
         }
     });

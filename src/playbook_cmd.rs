@@ -82,10 +82,20 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
             }
         }
     };
+    let mut work = std::pin::pin!(work);
     let interrupted = tokio::select! {
-        _ = work => false,
+        _ = &mut work => false,
         _ = tokio::signal::ctrl_c() => true,
     };
+    if interrupted {
+        // Start nothing new; let commands in flight finish (a second
+        // Ctrl-C stops waiting).
+        runner::scheduler::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::select! {
+            _ = &mut work => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
     let recap = run.states.recap();
     if interrupted {
         run.emit(PlaybookEvent::Error("User interrupted execution".into()));

@@ -683,3 +683,78 @@ fn answers_as_ansible_playbook_under_that_name() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: [alpha]"));
 }
+
+#[test]
+fn no_log_timeout_throttle_order_pause_and_prompts() {
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  order: reverse_inventory
+  vars_prompt:
+    - name: answer
+      prompt: Answer?
+      default: fortytwo
+      private: false
+  tasks:
+    - name: secret
+      command: echo hunter2
+      no_log: true
+      register: s
+    - debug: msg="{{ s.stdout | length }} {{ answer }}"
+    - name: slow
+      command: sleep 5
+      timeout: 1
+      ignore_errors: true
+      register: slow
+    - debug: msg="{{ slow.msg }}"
+      when: inventory_hostname == 'beta'
+    - pause: seconds=0
+    - command: "true"
+      throttle: 1
+      changed_when: false
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(!r.stdout.contains("hunter2"), "no_log leaked: {}", r.stdout);
+    assert!(r.stdout.contains("the output has been hidden due to the fact that 'no_log: true' was specified for this result"));
+    assert_eq!(msgs(&ev, "alpha")[0], "7 fortytwo");
+    assert!(
+        msgs(&ev, "beta")
+            .iter()
+            .any(|m| m.contains("failed to execute in the expected time frame (1)")),
+        "{:?}",
+        msgs(&ev, "beta")
+    );
+    // order: reverse_inventory reports beta first.
+    let first = ev.iter().find(|e| e["event"] == "result").unwrap();
+    assert_eq!(first["host"], "beta");
+}
+
+#[test]
+fn interrupt_prints_the_recap_and_exits_99() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - debug: msg=before\n    - command: sleep 3\n    - debug: msg=never\n",
+    );
+    let child = p
+        .tutti()
+        .args(["playbook", "-i", "inv.ini", "site.yml"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(99), "{stdout}");
+    assert!(stdout.contains("PLAY RECAP"), "{stdout}");
+    // The command in flight finished; nothing new started.
+    assert!(
+        stdout.contains("alpha                      : ok=2 "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("never"), "{stdout}");
+}

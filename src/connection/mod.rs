@@ -24,7 +24,10 @@ pub(crate) static SESSIONS: AtomicUsize = AtomicUsize::new(0);
 
 /// (commands run, SSH sessions opened) so far.
 pub fn stats() -> (usize, usize) {
-    (COMMANDS.load(Ordering::Relaxed), SESSIONS.load(Ordering::Relaxed))
+    (
+        COMMANDS.load(Ordering::Relaxed),
+        SESSIONS.load(Ordering::Relaxed),
+    )
 }
 
 /// One host's connection, opened lazily on the first command.

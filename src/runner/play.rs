@@ -495,7 +495,13 @@ async fn run_batch(
             gate.abort();
         }
     });
-    let (gate, sched) = scheduler::start(batch.clone(), linear, run.events.clone(), between);
+    let (gate, sched) = scheduler::start(
+        batch.clone(),
+        linear,
+        run.opts.step,
+        run.events.clone(),
+        between,
+    );
     let pc = Arc::new(PlayCtx {
         run: run.clone(),
         play: play.clone(),

@@ -14,6 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::output::events::{PlaybookEvent, TaskKind};
 
+/// Set on Ctrl-C: no host starts another task.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 /// A task's position in play order: section, then indices down the tree.
 pub type Key = Vec<u32>;
 
@@ -21,6 +24,8 @@ pub type Key = Vec<u32>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Release {
     Go,
+    /// `--step` answered "no": skip this task.
+    Skip,
     /// The play was aborted (`any_errors_fatal`, `max_fail_percentage`).
     Abort,
 }
@@ -61,7 +66,7 @@ pub struct Gate {
 impl Gate {
     /// Waits until this host may run the task at `key`.
     pub async fn arrive(&self, host: &str, key: Key, id: usize, banner: Banner) -> Release {
-        if self.abort.load(Ordering::SeqCst) {
+        if self.abort.load(Ordering::SeqCst) || INTERRUPTED.load(Ordering::SeqCst) {
             return Release::Abort;
         }
         let (reply, rx) = oneshot::channel();
@@ -102,6 +107,7 @@ impl Gate {
 pub fn start(
     order: Vec<String>,
     linear: bool,
+    step: bool,
     events: mpsc::UnboundedSender<PlaybookEvent>,
     between: Arc<dyn Fn(&Gate) + Send + Sync>,
 ) -> (Gate, tokio::task::JoinHandle<()>) {
@@ -116,6 +122,7 @@ pub fn start(
         let rank = |h: &str| order.iter().position(|x| x == h).unwrap_or(usize::MAX);
         let mut waiting: BTreeMap<(Key, usize), Vec<Waiter>> = BTreeMap::new();
         let mut announced: HashSet<usize> = HashSet::new();
+        let mut asking = step && std::io::IsTerminal::is_terminal(&std::io::stdin());
         while busy > 0 || !waiting.is_empty() {
             if busy == 0 {
                 between(&g);
@@ -123,11 +130,22 @@ pub fn start(
                     break;
                 };
                 group.sort_by_key(|(h, _, _)| rank(h));
-                let release = if g.is_aborted() {
+                let mut release = if g.is_aborted() {
                     Release::Abort
                 } else {
                     Release::Go
                 };
+                if release == Release::Go
+                    && asking
+                    && let Some((_, banner, _)) = group.first()
+                    && banner.shown
+                {
+                    match ask_step(&banner.name).await {
+                        StepAnswer::Yes => {}
+                        StepAnswer::No => release = Release::Skip,
+                        StepAnswer::Continue => asking = false,
+                    }
+                }
                 if release == Release::Go
                     && let Some((_, banner, _)) = group.first()
                 {
@@ -176,6 +194,33 @@ pub fn start(
         }
     });
     (gate, handle)
+}
+
+enum StepAnswer {
+    Yes,
+    No,
+    Continue,
+}
+
+/// `--step`: Ansible's "Perform task" question, on the terminal.
+async fn ask_step(name: &str) -> StepAnswer {
+    let prompt = format!("Perform task: TASK: {name} (N)o/(y)es/(c)ontinue: ");
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut err = std::io::stderr();
+        let _ = write!(err, "{prompt}");
+        let _ = err.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        line
+    })
+    .await
+    .unwrap_or_default();
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => StepAnswer::Yes,
+        "c" | "continue" => StepAnswer::Continue,
+        _ => StepAnswer::No,
+    }
 }
 
 fn announce(events: &mpsc::UnboundedSender<PlaybookEvent>, b: &Banner) {

@@ -218,6 +218,11 @@ pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> 
     };
     match hc.pc.gate.arrive(&hc.host, key, t.id, banner).await {
         Release::Go => task::run(hc, t, kind).await,
+        Release::Skip => Finished {
+            flow: Flow::Continue,
+            status: crate::output::events::ResultStatus::Skipped,
+            result: serde_json::Map::new(),
+        },
         Release::Abort => Finished::stop(),
     }
 }
@@ -231,8 +236,10 @@ async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         check_mode: hc.pc.check_mode,
         shown: t.action != "meta",
     };
-    if hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await == Release::Abort {
-        return Flow::Stop;
+    match hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await {
+        Release::Abort => return Flow::Stop,
+        Release::Skip => return Flow::Continue,
+        Release::Go => {}
     }
     let loaded = task::load_include(hc, t).await;
     let (steps, file) = match loaded {
