@@ -47,6 +47,7 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
         start_at_task: cli.start_at_task.clone(),
         step: cli.step,
         force_handlers: cli.force_handlers,
+        flush_cache: cli.flush_cache,
         limit: cli.connect.limit.clone(),
     };
     if cli.list_hosts || cli.list_tasks || cli.list_tags {

@@ -758,3 +758,25 @@ fn interrupt_prints_the_recap_and_exits_99() {
     );
     assert!(!stdout.contains("never"), "{stdout}");
 }
+
+#[test]
+fn fact_cache_with_smart_gathering_and_flush() {
+    let p = project("- hosts: alpha\n  tasks:\n    - debug: msg=\"{{ ansible_system }}\"\n");
+    p.write(
+        "ansible.cfg",
+        "[defaults]\ngathering = smart\nfact_caching = jsonfile\nfact_caching_connection = ./facts\n",
+    );
+    let gathered = |ev: &[Value]| {
+        ev.iter()
+            .any(|e| e["event"] == "task_start" && e["name"] == "Gathering Facts")
+    };
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(gathered(&ev));
+    assert!(p.path("facts/alpha").exists());
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert!(!gathered(&ev), "smart gathering used the cache");
+    assert_eq!(msgs(&ev, "alpha"), vec!["Linux"]);
+    let (_, ev) = p.playbook_json("inv.ini", "site.yml", &["--flush-cache"]);
+    assert!(gathered(&ev));
+}

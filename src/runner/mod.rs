@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod conn;
+pub mod fact_cache;
 pub mod file_actions;
 pub mod play;
 pub mod scheduler;
@@ -34,6 +35,7 @@ pub struct RunOptions {
     pub start_at_task: Option<String>,
     pub step: bool,
     pub force_handlers: bool,
+    pub flush_cache: bool,
     pub limit: Option<String>,
 }
 
@@ -48,6 +50,8 @@ pub struct Run {
     pub forks: Semaphore,
     /// `--start-at-task`: set once the named task was reached.
     pub started: AtomicBool,
+    /// Facts kept between runs (`fact_caching = jsonfile`).
+    pub fact_cache: fact_cache::FactCache,
     /// The playbook file being run (for `playbook_dir`).
     pub playbook_dir: std::sync::Mutex<PathBuf>,
 }
@@ -60,6 +64,10 @@ impl Run {
     ) -> Arc<Run> {
         let forks = session.forks.max(1);
         let started = opts.start_at_task.is_none();
+        let fact_cache = fact_cache::FactCache::from_config(&session.config);
+        if opts.flush_cache {
+            fact_cache.flush();
+        }
         Arc::new(Run {
             session,
             templar: Templar::new(),
@@ -68,6 +76,7 @@ impl Run {
             states: States::default(),
             forks: Semaphore::new(forks),
             started: AtomicBool::new(started),
+            fact_cache,
             playbook_dir: std::sync::Mutex::new(PathBuf::new()),
         })
     }

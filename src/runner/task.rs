@@ -875,11 +875,15 @@ fn report(
         .and_then(Value::as_object)
         .cloned();
     if let Some(f) = facts.filter(|_| t.action != "set_fact" && o.status != ResultStatus::Failed) {
-        run.states.with(&fact_host, |s| {
+        let all = run.states.with(&fact_host, |s| {
             for (k, v) in f {
                 s.facts.insert(k, v);
             }
+            s.facts.clone()
         });
+        if matches!(t.action.as_str(), "gather_facts" | "setup") {
+            run.fact_cache.store(&fact_host, &all);
+        }
     }
     let fatal =
         t.kw.any_errors_fatal
