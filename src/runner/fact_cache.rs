@@ -94,11 +94,11 @@ impl FactCache {
 
     /// `--flush-cache`.
     pub fn flush(&self) {
-        if let Some(dir) = &self.dir {
-            if let Ok(rd) = std::fs::read_dir(dir) {
-                for e in rd.flatten() {
-                    let _ = std::fs::remove_file(e.path());
-                }
+        if let Some(dir) = &self.dir
+            && let Ok(rd) = std::fs::read_dir(dir)
+        {
+            for e in rd.flatten() {
+                let _ = std::fs::remove_file(e.path());
             }
         }
     }

@@ -78,10 +78,10 @@ pub async fn host_main(pc: Arc<PlayCtx>, host: String) {
 fn gather_enabled(hc: &HostCtx) -> bool {
     let run = &hc.pc.run;
     // Facts cached by an earlier run are known before anything is gathered.
-    if run.states.with(&hc.host, |s| s.facts.is_empty()) {
-        if let Some(cached) = run.fact_cache.load(&hc.host) {
-            run.states.with(&hc.host, |s| s.facts = cached);
-        }
+    if run.states.with(&hc.host, |s| s.facts.is_empty())
+        && let Some(cached) = run.fact_cache.load(&hc.host)
+    {
+        run.states.with(&hc.host, |s| s.facts = cached);
     }
     let setting = hc
         .pc
