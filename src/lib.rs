@@ -17,6 +17,7 @@ pub mod inventory_cmd;
 pub mod output;
 pub mod playbook;
 pub mod playbook_cmd;
+pub mod roles;
 pub mod runner;
 pub mod secret;
 pub mod session;

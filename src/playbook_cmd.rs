@@ -13,6 +13,31 @@ use crate::session::Session;
 
 pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
     let session = Session::open(&cli.connect)?;
+    // roles_path: ANSIBLE_ROLES_PATH or [defaults] roles_path, colon-separated.
+    if let Some(rp) = session
+        .config
+        .get("defaults", "roles_path", "ANSIBLE_ROLES_PATH")
+    {
+        let base = session
+            .config
+            .path
+            .as_ref()
+            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+            .unwrap_or_default();
+        let paths = rp
+            .split(':')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let p = match (p.strip_prefix("~/"), dirs::home_dir()) {
+                    (Some(rest), Some(home)) => home.join(rest),
+                    _ => std::path::PathBuf::from(p),
+                };
+                // Relative entries in ansible.cfg are relative to the file.
+                if p.is_relative() { base.join(p) } else { p }
+            })
+            .collect();
+        crate::roles::set_roles_path(paths);
+    }
     let mut warnings = session.warnings.clone();
     let mut books = Vec::new();
     for path in &cli.playbooks {

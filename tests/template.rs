@@ -80,7 +80,12 @@ fn tmpdir() -> tempfile::TempDir {
 fn native_single_expression_keeps_type() {
     assert_eq!(rv("{{ x }}", json!({"x": [1, "a"]})), json!([1, "a"]));
     assert_eq!(r("{{ 1 + 2 }}"), json!(3));
-    assert_eq!(r("  {{ {'a': true} }} "), json!({"a": true}));
+    // Whitespace around the expression is text (checked against
+    // ansible-core 2.19: " {{ v }}", "{{ v }}\n" are strings).
+    assert_eq!(r("  {{ {'a': true} }} "), json!("  {'a': True} "));
+    assert_eq!(rv("{{ v }}\n", json!({"v": "abc"})), json!("abc\n"));
+    assert_eq!(rv(" {{ v }}", json!({"v": "abc"})), json!(" abc"));
+    assert_eq!(rv("  {{- v -}} ", json!({"v": [1]})), json!([1]));
     assert_eq!(r("{{ none }}"), json!(null));
     assert_eq!(r("{{ 1.5 }}"), json!(1.5));
     assert_eq!(rv("{{ x }}", json!({"x": "1"})), json!("1"));

@@ -6,6 +6,7 @@
 //! in [`Prepared::apply`] gets a [`Host`] that can change anything. The
 //! engine never calls `apply` in check mode, so check mode cannot write.
 
+pub mod archive;
 pub mod cmd;
 pub mod commands;
 pub mod facts;
@@ -15,9 +16,14 @@ pub mod fs;
 pub mod host;
 pub mod module;
 pub mod net;
+pub mod packages;
 pub mod params;
 pub mod plan;
+pub mod scm;
+pub mod services;
+pub mod system;
 pub mod text;
+pub mod wait;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -29,25 +35,56 @@ pub use plan::{Applied, Diff, Facts, Plan};
 
 /// Every built-in module, sorted by name (a test keeps it sorted).
 static BUILTINS: &[&dyn Module] = &[
+    &packages::apt::Apt,
+    &packages::apt_key::AptKey,
+    &packages::apt_repository::AptRepository,
+    &archive::archive::Archive,
     &files2::assemble::Assemble,
+    &system::authorized_key::AuthorizedKey,
     &files::blockinfile::BlockInFile,
     &commands::command::Command,
     &files::copy::Copy,
+    &system::cron::Cron,
+    &packages::deb822_repository::Deb822Repository,
+    &packages::dnf::Dnf,
     &files2::fetch::Fetch,
     &files::file::File,
     &files2::find::Find,
     &net::get_url::GetUrl,
+    &system::getent::Getent,
+    &scm::git::Git,
+    &system::group::Group,
+    &system::hostname::Hostname,
+    &system::known_hosts::KnownHosts,
     &files::lineinfile::LineInFile,
+    &system::modprobe::Modprobe,
+    &system::mount::Mount,
+    &packages::package::Package,
+    &packages::package_facts::PackageFacts,
     &commands::ping::Ping,
+    &packages::pip::Pip,
     &commands::raw::Raw,
+    &wait::reboot::Reboot,
     &files::replace::Replace,
     &files2::script::Script,
+    &services::service::Service,
+    &services::service_facts::ServiceFacts,
     &facts::setup::Setup,
     &commands::shell::Shell,
     &files2::slurp::Slurp,
     &files::stat::Stat,
+    &system::sysctl::Sysctl,
+    &services::systemd::Systemd,
+    &services::systemd::SystemdService,
+    &services::sysvinit::SysVInit,
     &files2::tempfile::Tempfile,
+    &system::timezone::Timezone,
+    &archive::unarchive::Unarchive,
     &net::uri::Uri,
+    &system::user::User,
+    &wait::wait_for::WaitFor,
+    &wait::wait_for_connection::WaitForConnection,
+    &packages::dnf::Yum,
 ];
 
 /// Every built-in module, sorted by name.

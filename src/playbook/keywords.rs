@@ -148,6 +148,7 @@ pub const CONTROLLER_ACTIONS: &[&str] = &[
     "set_stats",
     "setup",
     "template",
+    "validate_argument_spec",
 ];
 
 /// The lookups `with_<name>` may use.

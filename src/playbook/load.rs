@@ -18,6 +18,11 @@ fn next_id() -> usize {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A fresh task id (for tasks made by the loader, e.g. argument checks).
+pub fn next_task_id() -> usize {
+    next_id()
+}
+
 /// Nested `import_playbook`/`import_tasks` deeper than this is a cycle.
 const MAX_IMPORT_DEPTH: usize = 64;
 
@@ -292,6 +297,7 @@ fn parse_play(
     warnings: &mut Vec<String>,
 ) -> Result<Play, Diagnostic> {
     check_keys(file, n, PLAY, "Play")?;
+    reset_seen();
     let Some(hosts) = n.get("hosts") else {
         return Err(file.err(n, "the field 'hosts' is required but was not set"));
     };
@@ -318,6 +324,28 @@ fn parse_play(
             None => Ok(Vec::new()),
         }
     };
+    // `roles:` run after pre_tasks and before tasks; their handlers join
+    // the play's.
+    let seen = current_seen();
+    let mut role_steps = Vec::new();
+    let mut role_handlers = Vec::new();
+    if let Some(roles) = n.get("roles") {
+        for r in roles.as_seq().unwrap_or(&[]) {
+            let (spec, rkw) = crate::roles::spec_from(&r.to_json()).map_err(|e| file.err(r, e))?;
+            let mut rk = kw.clone();
+            crate::roles::apply_keywords(&mut rk, &rkw);
+            let loaded =
+                crate::roles::load(&spec, &rk, &file.dir, &seen, warnings, 0).map_err(|d| {
+                    if d.span.is_none() {
+                        file.err(r, d.msg)
+                    } else {
+                        d
+                    }
+                })?;
+            role_steps.extend(loaded.steps);
+            role_handlers.extend(loaded.handlers);
+        }
+    }
     let pre_tasks = section("pre_tasks")?;
     let tasks = section("tasks")?;
     let post_tasks = section("post_tasks")?;
@@ -325,11 +353,17 @@ fn parse_play(
         Some(list) => flatten_handlers(parse_steps(file, list, &kw, None, warnings)?),
         None => Vec::new(),
     };
-    if let Some(roles) = n.get("roles")
-        && roles.as_seq().is_some_and(|r| !r.is_empty())
-    {
-        return Err(file.err(roles, "roles are not supported yet (see the roles issue)"));
+    let mut handlers = handlers;
+    handlers.extend(role_handlers);
+    let mut tasks = tasks;
+    if !role_steps.is_empty() {
+        role_steps.extend(tasks);
+        tasks = role_steps;
     }
+    handlers.extend(pending_handlers().drain(..));
+    handlers.extend(static_role_handlers(&pre_tasks, &file.dir, warnings));
+    handlers.extend(static_role_handlers(&tasks, &file.dir, warnings));
+    handlers.extend(static_role_handlers(&post_tasks, &file.dir, warnings));
     let text = |key: &str| n.get(key).and_then(|v| v.as_text().map(str::to_string));
     let play = Play {
         origin: file.origin(n),
@@ -352,9 +386,68 @@ fn parse_play(
         order: text("order"),
         force_handlers: n.get("force_handlers").map(Node::to_json),
         kw,
+        roles_seen: current_seen(),
     };
     check_notify(file, &play)?;
     Ok(play)
+}
+
+/// Handlers of roles brought in by `import_role` while a play's sections
+/// are parsed; the play takes them when it is done.
+static PENDING_HANDLERS: std::sync::Mutex<Vec<Arc<Task>>> = std::sync::Mutex::new(Vec::new());
+
+/// The roles loaded by the play being parsed (shared with its run).
+static CURRENT_SEEN: std::sync::Mutex<Option<Arc<crate::roles::Seen>>> =
+    std::sync::Mutex::new(None);
+
+fn current_seen() -> Arc<crate::roles::Seen> {
+    let mut g = match CURRENT_SEEN.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    g.get_or_insert_with(Arc::default).clone()
+}
+
+fn reset_seen() {
+    if let Ok(mut g) = CURRENT_SEEN.lock() {
+        *g = None;
+    }
+}
+
+fn pending_handlers() -> std::sync::MutexGuard<'static, Vec<Arc<Task>>> {
+    match PENDING_HANDLERS.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Handlers of roles named literally by `include_role` are known at load
+/// time, so `notify` can reach them like Ansible's public handlers.
+fn static_role_handlers(steps: &[Step], dir: &Path, warnings: &mut Vec<String>) -> Vec<Arc<Task>> {
+    let mut out = Vec::new();
+    for s in steps {
+        match s {
+            Step::Task(t) if t.action == "include_role" => {
+                let Ok((spec, _)) = crate::roles::spec_from(&Value::Object(t.args.clone())) else {
+                    continue;
+                };
+                if has_template(&spec.name) {
+                    continue;
+                }
+                let seen = crate::roles::Seen::default();
+                if let Ok(l) = crate::roles::load(&spec, &t.kw, dir, &seen, warnings, 0) {
+                    out.extend(l.handlers);
+                }
+            }
+            Step::Task(_) => {}
+            Step::Block(b) => {
+                out.extend(static_role_handlers(&b.block, dir, warnings));
+                out.extend(static_role_handlers(&b.rescue, dir, warnings));
+                out.extend(static_role_handlers(&b.always, dir, warnings));
+            }
+        }
+    }
+    out
 }
 
 fn parse_vars_prompt(file: &File, n: Option<&Node>) -> Result<Vec<VarsPrompt>, Diagnostic> {
@@ -523,6 +616,24 @@ fn parse_steps_depth(
         let task = parse_task(file, item, parent, role)?;
         if task.action == "import_tasks" {
             out.extend(import_tasks(&task, warnings, depth)?);
+        } else if task.action == "import_role" {
+            let (spec, _) = crate::roles::spec_from(&Value::Object(task.args.clone()))
+                .map_err(|e| file.err(item, e))?;
+            let mut kw = task.kw.clone();
+            if !task.vars.is_empty() {
+                kw.role_params.push(task.vars.clone());
+            }
+            let seen = current_seen();
+            let loaded =
+                crate::roles::load(&spec, &kw, &file.dir, &seen, warnings, 0).map_err(|d| {
+                    if d.span.is_none() {
+                        file.err(item, d.msg)
+                    } else {
+                        d
+                    }
+                })?;
+            out.extend(loaded.steps);
+            pending_handlers().extend(loaded.handlers);
         } else {
             out.push(Step::Task(Arc::new(task)));
         }
@@ -850,6 +961,15 @@ fn validate_args(file: &File, n: &Node, task: &Task) -> Result<(), Diagnostic> {
     let Some(module) = tutti_modules::find(&task.action) else {
         return Ok(());
     };
+    // These get controller paths resolved at run time (role files/,
+    // playbook dir), so their raw arguments are not yet what the module
+    // will see.
+    if matches!(
+        task.action.as_str(),
+        "copy" | "script" | "fetch" | "assemble" | "unarchive"
+    ) {
+        return Ok(());
+    }
     if Value::Object(task.args.clone()).to_string().contains("{{")
         || task
             .args

@@ -61,6 +61,8 @@ pub struct Play {
     pub order: Option<String>,
     pub force_handlers: Option<Value>,
     pub kw: Keywords,
+    /// Roles this play has loaded, so a dependency runs once per play.
+    pub roles_seen: Arc<crate::roles::Seen>,
 }
 
 /// Keywords inherited from play to block to task. A task's copy already
@@ -97,6 +99,12 @@ pub struct Keywords {
     pub block_vars: Vec<Arc<Map<String, Value>>>,
     /// Parameters of the `include_*`/`import_*` that brought a task in.
     pub include_params: Vec<Arc<Map<String, Value>>>,
+    /// Role `defaults` of the roles this task belongs to (lowest precedence).
+    pub role_defaults: Vec<Arc<Map<String, Value>>>,
+    /// Role `vars` (with `role_name`/`role_path`), above play vars files.
+    pub role_vars: Vec<Arc<Map<String, Value>>>,
+    /// Role parameters (`roles: [{role: x, param: 1}]`), above set_fact.
+    pub role_params: Vec<Arc<Map<String, Value>>>,
     /// Handler names notified by a block apply to its tasks.
     pub notify: Vec<String>,
 }
@@ -185,6 +193,16 @@ impl Task {
         let base = match &self.name {
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
+            // Ansible names an unnamed include_role after its role.
+            None if self.action == "include_role" => {
+                let role = self
+                    .args
+                    .get("name")
+                    .or_else(|| self.args.get("role"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                format!("{} : {role}", self.action_as_written)
+            }
             None => self.action_as_written.clone(),
         };
         match &self.role {

@@ -28,6 +28,7 @@ pub async fn dispatch(
 ) -> Outcome {
     match t.action.as_str() {
         "debug" => debug(hc, t, scope),
+        "validate_argument_spec" => validate_argument_spec(hc, t, scope),
         "assert" => assert(hc, t, scope),
         "fail" => fail(hc, t, scope),
         "set_fact" => set_fact(hc, t, scope),
@@ -605,4 +606,133 @@ impl minijinja::value::Object for HostVars {
 /// The `hostvars` magic variable for this play.
 pub fn hostvars_object(hc: &HostCtx) -> minijinja::Value {
     minijinja::Value::from_object(HostVars { pc: hc.pc.clone() })
+}
+
+/// `validate_argument_spec` (inserted before a role's tasks when it has
+/// `meta/argument_specs.yml`): every option must be present when
+/// required, of its type, and one of its choices.
+pub fn validate_argument_spec(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
+    let templar = &hc.pc.run.templar;
+    let Some(Value::Object(options)) = t.args.get("argument_spec") else {
+        return Outcome::ok(Map::new());
+    };
+    let mut errors = Vec::new();
+    let mut missing = Vec::new();
+    for (name, spec) in options {
+        let defined = scope.get_raw(name).is_some();
+        let required = spec
+            .get("required")
+            .and_then(tutti_modules::params::to_bool)
+            .unwrap_or(false);
+        if !defined {
+            if required {
+                missing.push(name.clone());
+            }
+            continue;
+        }
+        let value = match templar.eval(name, scope) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let ty = spec.get("type").and_then(Value::as_str).unwrap_or("str");
+        let ok = match (ty, &value) {
+            ("str" | "path" | "raw", _) => true,
+            ("int", Value::Number(n)) => n.is_i64() || n.is_u64(),
+            ("int", Value::String(s)) => s.trim().parse::<i64>().is_ok(),
+            ("float", Value::Number(_)) => true,
+            ("float", Value::String(s)) => s.trim().parse::<f64>().is_ok(),
+            ("bool", v) => tutti_modules::params::to_bool(v).is_some(),
+            ("list", Value::Array(_)) => true,
+            ("list", Value::String(_)) => true,
+            ("dict", Value::Object(_)) => true,
+            _ => false,
+        };
+        if !ok {
+            let shown = match &value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let target = match ty {
+                "int" => "an int",
+                "float" => "a float",
+                "bool" => "a bool",
+                "list" => "a list",
+                "dict" => "a dict",
+                _ => "that type",
+            };
+            errors.push(format!(
+                "argument '{name}' is of type {} and we were unable to convert to {ty}: \"'{shown}'\" cannot be converted to {target}",
+                json_type(&value)
+            ));
+            continue;
+        }
+        if let Some(Value::Array(choices)) = spec.get("choices") {
+            let in_choices = |v: &Value| {
+                choices
+                    .iter()
+                    .any(|c| c == v || c.as_str().is_some_and(|cs| Some(cs) == v.as_str()))
+            };
+            let bad = match &value {
+                Value::Array(items) => !items.iter().all(in_choices),
+                v => !in_choices(v),
+            };
+            if bad {
+                let list: Vec<String> = choices
+                    .iter()
+                    .map(|c| {
+                        c.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| c.to_string())
+                    })
+                    .collect();
+                errors.push(format!(
+                    "value of {name} must be one of: {}, got: {}",
+                    list.join(", "),
+                    value
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| value.to_string())
+                ));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        errors.insert(
+            0,
+            format!("missing required arguments: {}", missing.join(", ")),
+        );
+    }
+    let mut r = Map::new();
+    r.insert("argument_spec_data".into(), Value::Object(options.clone()));
+    if errors.is_empty() {
+        r.insert(
+            "msg".into(),
+            Value::String("The arg spec validation passed".into()),
+        );
+        return Outcome::ok(r);
+    }
+    r.insert("argument_errors".into(), Value::from(errors.clone()));
+    r.insert(
+        "msg".into(),
+        Value::String(format!(
+            "Validation of arguments failed:\n{}",
+            errors.join("\n")
+        )),
+    );
+    Outcome::with(ResultStatus::Failed, r)
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "str",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+        Value::Null => "NoneType",
+    }
 }

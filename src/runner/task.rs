@@ -82,12 +82,19 @@ impl HostCtx {
         let state = run.states.get(&self.host);
         let layers = self.pc.layers.get(&self.host).cloned().unwrap_or_default();
         let mut s = Scope::new();
+        // Role defaults are the lowest precedence of all.
+        for d in &t.kw.role_defaults {
+            s.push_layer(scope::layer(d, true));
+        }
         for l in layers.below_facts {
             s.push_layer(l);
         }
         s.push_layer(scope::facts_layer(&state.facts));
         for l in layers.above_facts {
             s.push_layer(l);
+        }
+        for rv in &t.kw.role_vars {
+            s.push_layer(scope::layer(rv, true));
         }
         for bv in &t.kw.block_vars {
             s.push_layer(scope::layer(bv, true));
@@ -97,6 +104,9 @@ impl HostCtx {
         // set_fact results were rendered when set; registered data came
         // from the host: neither is templated again.
         s.push_layer(scope::layer(&state.host_facts, false));
+        for rp in &t.kw.role_params {
+            s.push_layer(scope::layer(rp, true));
+        }
         for ip in &t.kw.include_params {
             s.push_layer(scope::layer(ip, true));
         }
@@ -105,7 +115,16 @@ impl HostCtx {
             s.push_layer(scope::layer(&state.failure_vars, false));
         }
         s.push_layer(scope::layer(&run.session.extra_vars, true));
-        s.set_search_paths(vec![t.base_dir.clone(), self.pc.play.dir.clone()]);
+        // A role's files and templates live beside its tasks/ directory.
+        let mut paths = Vec::new();
+        if t.base_dir.ends_with("tasks") {
+            if let Some(role) = t.base_dir.parent() {
+                paths.push(role.to_path_buf());
+            }
+        }
+        paths.push(t.base_dir.clone());
+        paths.push(self.pc.play.dir.clone());
+        s.set_search_paths(paths);
         s.set_object("hostvars", super::actions::hostvars_object(self));
         s
     }
@@ -510,6 +529,11 @@ async fn attempt(hc: &HostCtx, t: &Arc<Task>, scope: &Scope, modes: &Modes) -> O
         modes.delegate.as_deref(),
     )
     .await;
+    // Modules return their diff; it is part of the result only in diff
+    // mode, as with Ansible.
+    if !modes.diff {
+        o.result.remove("diff");
+    }
     if o.status == ResultStatus::Unreachable || o.status == ResultStatus::Skipped {
         return o;
     }
@@ -1251,4 +1275,81 @@ pub async fn run_module_with(
         crate::output::Status::Skipped => ResultStatus::Skipped,
     };
     Outcome::with(status, out.result)
+}
+
+/// `include_role`: checks `when`, renders the arguments and loads the role
+/// for this host.
+pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
+    let scope = hc.scope_for(t);
+    let modes = match modes(hc, t, &scope) {
+        Ok(m) => m,
+        Err(e) => {
+            let f = report(
+                hc,
+                t,
+                TaskKind::Task,
+                &default_modes(hc),
+                Outcome::failed(e.to_string()),
+                None,
+            );
+            return Include::Failed(f.flow);
+        }
+    };
+    match eval_conds(hc, &t.kw.when, &scope) {
+        Err(e) => {
+            let f = report(hc, t, TaskKind::Task, &modes, Outcome::failed(e), None);
+            return Include::Failed(f.flow);
+        }
+        Ok(Some(c)) => {
+            report(hc, t, TaskKind::Task, &modes, skipped(&c), None);
+            return Include::Skipped;
+        }
+        Ok(None) => {}
+    }
+    let args = match render_args(hc, t, &scope) {
+        Ok(a) => a,
+        Err(e) => {
+            let f = report(hc, t, TaskKind::Task, &modes, Outcome::failed(e), None);
+            return Include::Failed(f.flow);
+        }
+    };
+    let (spec, _) = match crate::roles::spec_from(&Value::Object(args.clone())) {
+        Ok(s) => s,
+        Err(e) => {
+            let f = report(hc, t, TaskKind::Task, &modes, Outcome::failed(e), None);
+            return Include::Failed(f.flow);
+        }
+    };
+    let mut kw = t.kw.clone();
+    // The include's own `when` was evaluated here; `apply:` keywords go to
+    // the role's tasks.
+    kw.when.clear();
+    if let Some(Value::Object(apply)) = args.get("apply") {
+        crate::roles::apply_keywords(&mut kw, apply);
+    }
+    if !t.vars.is_empty() {
+        kw.role_params.push(t.vars.clone());
+    }
+    let mut warnings = Vec::new();
+    let loaded = crate::roles::load(
+        &spec,
+        &kw,
+        &hc.pc.play.dir,
+        &hc.pc.play.roles_seen,
+        &mut warnings,
+        0,
+    );
+    for w in warnings {
+        hc.pc.run.warn(w);
+    }
+    match loaded {
+        Ok(l) => Include::Loaded {
+            steps: l.steps,
+            file: spec.name,
+        },
+        Err(d) => {
+            let f = report(hc, t, TaskKind::Task, &modes, Outcome::failed(d.msg), None);
+            Include::Failed(f.flow)
+        }
+    }
 }

@@ -207,6 +207,7 @@ async fn run_step_task(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
     }
     match t.action.as_str() {
         "include_tasks" => return include_tasks(hc, t, key).await,
+        "include_role" => return include_role(hc, t, key).await,
         "meta" => return meta(hc, t, key).await,
         _ => {}
     }
@@ -260,6 +261,34 @@ async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
     // Ansible counts a successful include as ok.
     hc.pc.run.states.with(&hc.host, |s| s.stats.ok += 1);
     walk_steps(hc, &steps, key).await
+}
+
+/// `include_role`: loads the role now, for this host, and walks it.
+async fn include_role(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
+    let banner = Banner {
+        name: t.display_name(),
+        kind: TaskKind::Task,
+        path: format!("{}:{}", t.origin.file, t.origin.line),
+        check_mode: hc.pc.check_mode,
+        shown: true,
+    };
+    match hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await {
+        Release::Abort => return Flow::Stop,
+        Release::Skip => return Flow::Continue,
+        Release::Go => {}
+    }
+    match task::load_role_include(hc, t).await {
+        task::Include::Skipped => Flow::Continue,
+        task::Include::Failed(flow) => flow,
+        task::Include::Loaded { steps, file } => {
+            hc.pc.run.emit(PlaybookEvent::Included {
+                file,
+                hosts: vec![hc.host.clone()],
+            });
+            hc.pc.run.states.with(&hc.host, |s| s.stats.ok += 1);
+            walk_steps(hc, &steps, key).await
+        }
+    }
 }
 
 /// `meta`: control-flow actions that act on the play, not the host.

@@ -234,11 +234,21 @@ fn default_syntax() -> SyntaxConfig {
         .unwrap_or_default()
 }
 
-/// If `s` is exactly one `{{ expr }}` (whitespace around allowed), the
-/// expression inside. The scan skips string literals and brackets, so
-/// `{{ {'a': {'b': 1}} }}` counts as one expression.
+/// If `s` is exactly one `{{ expr }}`, the expression inside. Whitespace
+/// around it counts as text (`"{{ v }}\n"` renders to a string ending in a
+/// newline, as in Ansible) unless `{{-`/`-}}` ask for it to be stripped.
+/// The scan skips string literals and brackets, so `{{ {'a': {'b': 1}} }}`
+/// counts as one expression.
 fn single_expr(s: &str) -> Option<&str> {
-    let t = s.trim();
+    let mut t = s;
+    let lead = t.trim_start();
+    if lead.starts_with("{{-") {
+        t = lead;
+    }
+    let tail = t.trim_end();
+    if tail.ends_with("-}}") {
+        t = tail;
+    }
     let body = t.strip_prefix("{{")?;
     let bytes = body.as_bytes();
     let mut depth = 0usize;

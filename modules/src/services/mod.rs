@@ -4,8 +4,8 @@
 
 pub mod service;
 pub mod service_facts;
-pub mod sysvinit;
 pub mod systemd;
+pub mod sysvinit;
 
 use serde_json::{Map, Value};
 
