@@ -361,7 +361,6 @@ fn file_and_copy_converge_and_then_change_nothing() {
 }
 
 #[test]
-#[ignore = "bug: file state=touch with a fixed modification_time/access_time reports changed on every run"]
 fn touch_with_a_fixed_timestamp_is_idempotent() {
     let env = Env::new(2);
     let pb = env.write(
@@ -1022,7 +1021,6 @@ fn wait_for_temp(dir: &Path, min: u64, limit: Duration) -> Option<u64> {
 }
 
 #[test]
-#[ignore = "bug: after a SIGKILL of the controller the host's write script renames the truncated temp file over dest"]
 fn sigkill_during_a_large_copy_leaves_the_old_file_or_the_new_one() {
     let env = Env::new(1);
     let d = env.host_dir("h01");
@@ -1222,7 +1220,6 @@ fn non_utf8_content_survives_line_edits() {
 }
 
 #[test]
-#[ignore = "bug: a non-UTF-8 path from find's results, passed to lineinfile/replace, is not turned back into its bytes (\"Destination .../caf<U+10FFE9>.conf does not exist\")"]
 fn non_utf8_names_from_find_can_be_edited() {
     let env = Env::new(1);
     let d = env.host_dir("h01");
@@ -1372,7 +1369,6 @@ impl Drop for Unmount {
 }
 
 #[test]
-#[ignore = "bug: a disk-full copy fails with \"failed to copy: cat: write error: No space left on device\", without the path"]
 fn disk_full_is_a_per_host_failure_with_the_path() {
     let env = Env::new(2);
     // A 1 MiB tmpfs per host, when mounting is allowed here.

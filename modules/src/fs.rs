@@ -317,8 +317,8 @@ exec cat -- "$p"
 /// `$1` dest, `$2` remote source (empty: stdin), `$3` mode (empty: keep),
 /// `$4` owner, `$5` group, `$6` backup, `$7` follow, `$8` unsafe_writes;
 /// the rest: the `validate` argv, `%s` replaced by the temp file.
-pub const WRITE_SCRIPT: &str = r#"d=$1 src=$2 mode=$3 owner=$4 group=$5 backup=$6 follow=$7 unsafe=$8
-shift 8
+pub const WRITE_SCRIPT: &str = r#"d=$1 src=$2 mode=$3 owner=$4 group=$5 backup=$6 follow=$7 unsafe=$8 size=$9
+shift 9
 if [ "$follow" = 1 ] && [ -L "$d" ]; then
   if v=$(readlink -f -- "$d" && echo .); then v=${v%.}; d=${v%"$nl"}
   else fail 10 "cannot follow the symlink $d (its directory does not exist)"; fi
@@ -337,8 +337,12 @@ else
   t="$dir/.tutti.$$"
   if ! e=$( (set -C; : > "$t") 2>&1); then t=; fail 13 "The destination directory ($dir) is not writable by the current user. Error was: $e"; fi
 fi
-if [ -n "$src" ]; then e=$(cat -- "$src" 2>&1 > "$t") || fail 14 "failed to copy: $e"
-else e=$(cat 2>&1 > "$t") || fail 14 "failed to copy: $e"; fi
+if [ -n "$src" ]; then e=$(cat -- "$src" 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"
+else e=$(cat 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"; fi
+if [ -n "$size" ]; then
+  got=$(wc -c < "$t" | tr -d ' ')
+  [ "$got" = "$size" ] || fail 14 "failed to copy to $d: the transfer was cut short ($got of $size bytes); $d is unchanged"
+fi
 sync -- "$t" >/dev/null 2>&1 || :
 if [ -e "$d" ]; then
   a=$(stat -c '%a %u:%g' -- "$d") || fail 15 "cannot stat $d"
@@ -680,6 +684,15 @@ pub fn write_cmd(dest: &str, content: &Content, opts: &WriteOpts) -> Result<Cmd,
         .arg(flag(opts.backup))
         .arg(flag(opts.follow))
         .arg(flag(opts.unsafe_writes))
+        // The expected size: a transfer cut short (a killed controller, a
+        // dropped connection) ends stdin early, and `cat` cannot tell.
+        .arg(match content {
+            Content::Bytes(b) => b.len().to_string(),
+            Content::LocalFile(p) => std::fs::metadata(p)
+                .map(|m| m.len().to_string())
+                .unwrap_or_default(),
+            Content::Remote(_) => String::new(),
+        })
         .args(argv);
     match content {
         Content::Bytes(b) => cmd = cmd.stdin(b.clone()),

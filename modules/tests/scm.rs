@@ -26,7 +26,11 @@ fn sh(dir: &Path, script: &str) -> String {
         .env("GIT_COMMITTER_EMAIL", "t@example.com")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -50,7 +54,10 @@ fn new_commit(dir: &Path, text: &str) -> String {
 }
 
 async fn converge(a: Value) -> (Plan, Option<Applied>, Plan) {
-    let p = find("git").unwrap().prepare(tutti_modules::testing::args(a)).unwrap();
+    let p = find("git")
+        .unwrap()
+        .prepare(tutti_modules::testing::args(a))
+        .unwrap();
     let plan = p.check(&LocalSh).await.unwrap();
     let applied = match &plan {
         Plan::InSync { .. } => None,
@@ -70,23 +77,35 @@ async fn clone_update_and_pin() {
 
     // Clone: check predicts the remote sha, apply clones, second check in sync.
     let (plan, applied, second) = converge(a.clone()).await;
-    let Plan::Change { result, diff, .. } = &plan else { panic!("{plan:?}") };
+    let Plan::Change { result, diff, .. } = &plan else {
+        panic!("{plan:?}")
+    };
     assert_eq!(result["before"], Value::Null);
     assert_eq!(result["after"], first);
     assert_eq!(diff[0].after, format!("{first}\n"));
     assert_eq!(applied.unwrap().result["after"], first);
-    let Plan::InSync { result } = second else { panic!("{second:?}") };
+    let Plan::InSync { result } = second else {
+        panic!("{second:?}")
+    };
     assert_eq!(result["before"], first);
     assert_eq!(result["remote_url_changed"], false);
 
     // A new commit upstream: a change from `first` to `second`.
     let next = new_commit(&dir, "two");
     let (plan, applied, second) = converge(a.clone()).await;
-    let Plan::Change { result, .. } = &plan else { panic!("{plan:?}") };
-    assert_eq!((result["before"].as_str(), result["after"].as_str()), (Some(&first[..]), Some(&next[..])));
+    let Plan::Change { result, .. } = &plan else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(
+        (result["before"].as_str(), result["after"].as_str()),
+        (Some(&first[..]), Some(&next[..]))
+    );
     assert!(applied.unwrap().changed);
     assert!(matches!(second, Plan::InSync { .. }));
-    assert_eq!(std::fs::read_to_string(dir.join("checkout/f")).unwrap(), "two\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("checkout/f")).unwrap(),
+        "two\n"
+    );
 
     // Pin to the tag, then to a short sha.
     let (_, applied, second) = converge(json!({"repo": repo, "dest": dest, "version": "v1"})).await;
@@ -96,7 +115,8 @@ async fn clone_update_and_pin() {
     assert!(matches!(plan, Plan::InSync { .. }), "{plan:?}");
 
     // Back to the branch.
-    let (_, applied, second) = converge(json!({"repo": repo, "dest": dest, "version": "main"})).await;
+    let (_, applied, second) =
+        converge(json!({"repo": repo, "dest": dest, "version": "main"})).await;
     assert_eq!(applied.unwrap().result["after"], next);
     assert!(matches!(second, Plan::InSync { .. }));
 
@@ -104,16 +124,26 @@ async fn clone_update_and_pin() {
     std::fs::write(dir.join("checkout/f"), "local edit\n").unwrap();
     let p = find("git")
         .unwrap()
-        .prepare(tutti_modules::testing::args(json!({"repo": repo, "dest": dest, "version": "main"})))
+        .prepare(tutti_modules::testing::args(
+            json!({"repo": repo, "dest": dest, "version": "main"}),
+        ))
         .unwrap();
     let e = p.check(&LocalSh).await.unwrap_err();
-    let ModuleError::Failed { msg, .. } = e else { panic!() };
-    assert_eq!(msg, format!("Local modifications exist in the destination: {dest} (force=no)."));
+    let ModuleError::Failed { msg, .. } = e else {
+        panic!()
+    };
+    assert_eq!(
+        msg,
+        format!("Local modifications exist in the destination: {dest} (force=no).")
+    );
     let (plan, _, second) =
         converge(json!({"repo": repo, "dest": dest, "version": "main", "force": true})).await;
     assert!(plan.is_change());
     assert!(matches!(second, Plan::InSync { .. }));
-    assert_eq!(std::fs::read_to_string(dir.join("checkout/f")).unwrap(), "two\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("checkout/f")).unwrap(),
+        "two\n"
+    );
 
     // update: no leaves an outdated checkout alone.
     new_commit(&dir, "three");
@@ -123,7 +153,9 @@ async fn clone_update_and_pin() {
     // A different URL for the same repository is a change (set-url).
     let other = format!("file://{repo}");
     let (plan, _, second) = converge(json!({"repo": other, "dest": dest})).await;
-    let Plan::Change { result, .. } = &plan else { panic!() };
+    let Plan::Change { result, .. } = &plan else {
+        panic!()
+    };
     assert_eq!(result["remote_url_changed"], true);
     assert!(matches!(second, Plan::InSync { .. }));
     let _ = std::fs::remove_dir_all(&dir);
@@ -137,11 +169,15 @@ async fn bare_clone_and_missing_version() {
     let dest = dir.join("mirror.git").to_string_lossy().into_owned();
     let (plan, _, second) = converge(json!({"repo": repo, "dest": dest, "bare": true})).await;
     assert!(plan.is_change());
-    let Plan::InSync { result } = second else { panic!() };
+    let Plan::InSync { result } = second else {
+        panic!()
+    };
     assert_eq!(result["before"], first);
     let p = find("git")
         .unwrap()
-        .prepare(tutti_modules::testing::args(json!({"repo": repo, "dest": dir.join("x").to_str().unwrap(), "version": "nope"})))
+        .prepare(tutti_modules::testing::args(
+            json!({"repo": repo, "dest": dir.join("x").to_str().unwrap(), "version": "nope"}),
+        ))
         .unwrap();
     let e = p.check(&LocalSh).await.unwrap_err();
     assert!(e.to_string().contains("Cannot find version nope"), "{e}");
@@ -151,14 +187,21 @@ async fn bare_clone_and_missing_version() {
 #[test]
 fn git_parameters() {
     let m: &dyn Module = find("git").unwrap();
-    let e = tutti_modules::testing::prepare_err(m, tutti_modules::testing::args(json!({"dest": "/x"})));
+    let e =
+        tutti_modules::testing::prepare_err(m, tutti_modules::testing::args(json!({"dest": "/x"})));
     assert_eq!(e.param.as_deref(), Some("repo"));
-    assert!(m
-        .prepare(tutti_modules::testing::args(json!({"name": "r", "dest": "/x", "accept_hostkey": true, "accept_newhostkey": true})))
-        .is_err());
-    assert!(m
-        .prepare(tutti_modules::testing::args(json!({"repo": "r", "dest": "/x", "depth": 0})))
-        .is_err());
+    assert!(
+        m.prepare(tutti_modules::testing::args(
+            json!({"name": "r", "dest": "/x", "accept_hostkey": true, "accept_newhostkey": true})
+        ))
+        .is_err()
+    );
+    assert!(
+        m.prepare(tutti_modules::testing::args(
+            json!({"repo": "r", "dest": "/x", "depth": 0})
+        ))
+        .is_err()
+    );
     assert!(m
         .prepare(tutti_modules::testing::args(json!({"repo": "r", "dest": "/x", "umask": "022", "accept_newhostkey": "yes", "key_file": "/k"})))
         .is_ok());

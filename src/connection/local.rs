@@ -29,6 +29,11 @@ impl LocalHost {
             Some(b) => r#become::wrap(&script, b, &key),
             None => script,
         };
+        // Non-UTF-8 paths travel losslessly escaped; pass the real bytes.
+        let script = {
+            use std::os::unix::ffi::OsStringExt;
+            std::ffi::OsString::from_vec(tutti_modules::text::encode(&script))
+        };
         let mut child = Command::new("/bin/sh")
             .arg("-c")
             .arg(&script)

@@ -168,7 +168,9 @@ impl SshHost {
             .await
             .map_err(|e| lost(&self.target, e))?;
         channel
-            .exec(true, command.as_bytes())
+            // Paths that came from the host as non-UTF-8 bytes travel in
+            // strings losslessly escaped; send the original bytes back.
+            .exec(true, tutti_modules::text::encode(&command))
             .await
             .map_err(|e| lost(&self.target, e))?;
         let mut proc = SshProcess::new(channel);

@@ -117,10 +117,10 @@ impl HostCtx {
         s.push_layer(scope::layer(&run.session.extra_vars, true));
         // A role's files and templates live beside its tasks/ directory.
         let mut paths = Vec::new();
-        if t.base_dir.ends_with("tasks") {
-            if let Some(role) = t.base_dir.parent() {
-                paths.push(role.to_path_buf());
-            }
+        if t.base_dir.ends_with("tasks")
+            && let Some(role) = t.base_dir.parent()
+        {
+            paths.push(role.to_path_buf());
         }
         paths.push(t.base_dir.clone());
         paths.push(self.pc.play.dir.clone());

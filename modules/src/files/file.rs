@@ -397,7 +397,18 @@ impl Task {
                 let create = st.is_none() && lst.is_none();
                 let m = self.mtime.unwrap_or(TimeSpec::Now);
                 let a = self.atime.unwrap_or(TimeSpec::Now);
-                if create || m != TimeSpec::Preserve || a != TimeSpec::Preserve {
+                // A fixed timestamp that is already set is no change (as
+                // Ansible's update_timestamp_for_file); `now` always is.
+                let differs = |t: TimeSpec, cur: f64| match t {
+                    TimeSpec::Preserve => false,
+                    TimeSpec::Now => true,
+                    TimeSpec::At(x) => (x - cur).abs() >= 1.0,
+                };
+                let times_differ = match &st {
+                    Some(cur) => differs(m, cur.mtime) || differs(a, cur.atime),
+                    None => true,
+                };
+                if create || times_differ {
                     if prev != "touch" {
                         state_change(&mut before, &mut after, prev, "touch");
                     }

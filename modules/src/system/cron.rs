@@ -372,7 +372,9 @@ impl Prepared for Task {
         let t = s.get("tab");
         let (before, exists) = if t.rc == 0 {
             (t.body, true)
-        } else if t.body.starts_with("no crontab for") {
+        } else if t.rc == 1 {
+            // "no crontab for USER" (and, as Ansible reads it, any exit 1:
+            // an unknown user in check mode before the user task ran).
             (String::new(), false)
         } else {
             return Err(ModuleError::failed(format!(
