@@ -25,6 +25,8 @@ pub enum Command {
     Adhoc(Box<AdhocCli>),
     /// Show the inventory (like `ansible-inventory`).
     Inventory(InventoryCli),
+    /// Install roles from git, pinned in `roles.lock` (like `ansible-galaxy role`).
+    Roles(RolesCli),
 }
 
 /// Output format for results.
@@ -233,12 +235,131 @@ pub struct AnsibleInventoryCli {
     pub inventory: InventoryCli,
 }
 
+/// `tutti roles install|update|list`.
+#[derive(Debug, Clone, Args)]
+pub struct RolesCli {
+    #[command(subcommand)]
+    pub action: RolesAction,
+}
+
+/// What to do with roles.
+#[derive(Debug, Clone, Subcommand)]
+pub enum RolesAction {
+    /// Install the roles of a requirements file (or given as sources), honouring `roles.lock`.
+    Install(RolesInstallArgs),
+    /// Re-resolve versions (all roles, or the NAMEs given), install them and rewrite `roles.lock`.
+    Update(RolesUpdateArgs),
+    /// List the installed roles with their version (and lock status).
+    List(RolesListArgs),
+}
+
+/// Options of `roles install` (and `ansible-galaxy role install`).
+#[derive(Debug, Clone, Args)]
+pub struct RolesInstallArgs {
+    /// Role sources (`git+URL[,version[,name]]`), besides or instead of `-r`.
+    #[arg(value_name = "ROLE")]
+    pub roles: Vec<String>,
+    /// A requirements file (`requirements.yml`); its `roles.lock` sits next to it.
+    #[arg(short = 'r', long = "role-file", value_name = "FILE")]
+    pub role_file: Option<PathBuf>,
+    /// Install into this directory (default: the first writable `roles_path` entry).
+    #[arg(short = 'p', long = "roles-path", value_name = "DIR")]
+    pub roles_path: Option<PathBuf>,
+    /// Reinstall roles that are already installed (and overwrite local changes).
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Don't install the roles' dependencies.
+    #[arg(short = 'n', long = "no-deps")]
+    pub no_deps: bool,
+    /// Keep the `.git` directory of installed roles.
+    #[arg(short = 'g', long = "keep-scm-meta")]
+    pub keep_scm_meta: bool,
+    /// More output.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Options of `roles update`.
+#[derive(Debug, Clone, Args)]
+pub struct RolesUpdateArgs {
+    /// Only re-resolve these roles (default: all).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub install: RolesUpdateInstallArgs,
+}
+
+/// The install options `roles update` shares (no positional sources).
+#[derive(Debug, Clone, Args)]
+pub struct RolesUpdateInstallArgs {
+    /// The requirements file (default `./requirements.yml`).
+    #[arg(short = 'r', long = "role-file", value_name = "FILE")]
+    pub role_file: Option<PathBuf>,
+    /// Install into this directory (default: the first writable `roles_path` entry).
+    #[arg(short = 'p', long = "roles-path", value_name = "DIR")]
+    pub roles_path: Option<PathBuf>,
+    /// Overwrite local changes to installed roles.
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    /// Don't install the roles' dependencies.
+    #[arg(short = 'n', long = "no-deps")]
+    pub no_deps: bool,
+    /// Keep the `.git` directory of installed roles.
+    #[arg(short = 'g', long = "keep-scm-meta")]
+    pub keep_scm_meta: bool,
+}
+
+/// Options of `roles list`.
+#[derive(Debug, Clone, Args)]
+pub struct RolesListArgs {
+    /// Only this role.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// List this directory instead of `roles_path`.
+    #[arg(short = 'p', long = "roles-path", value_name = "DIR")]
+    pub roles_path: Option<PathBuf>,
+    /// The requirements file whose `roles.lock` gives the lock status.
+    #[arg(short = 'r', long = "role-file", value_name = "FILE")]
+    pub role_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ansible-galaxy",
+    version,
+    about = "Install roles from git (tutti's `roles`)"
+)]
+pub struct AnsibleGalaxyCli {
+    #[command(subcommand)]
+    pub command: GalaxyCommand,
+}
+
+/// `ansible-galaxy role ACTION` or, for roles implicitly, `ansible-galaxy ACTION`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum GalaxyCommand {
+    /// Manage roles.
+    Role(RolesCli),
+    #[command(flatten)]
+    Implicit(RolesAction),
+}
+
+impl AnsibleGalaxyCli {
+    /// The roles action asked for, with or without the `role` word.
+    pub fn action(&self) -> &RolesAction {
+        match &self.command {
+            GalaxyCommand::Role(r) => &r.action,
+            GalaxyCommand::Implicit(a) => a,
+        }
+    }
+}
+
 /// What the process was asked to do, whatever name it was called by.
 pub enum Invocation {
     Tutti(Cli),
     Ansible(Box<AnsibleCli>),
     AnsiblePlaybook(Box<AnsiblePlaybookCli>),
     AnsibleInventory(AnsibleInventoryCli),
+    AnsibleGalaxy(Box<AnsibleGalaxyCli>),
 }
 
 /// Parses the command line, choosing the grammar by the program name.
@@ -252,6 +373,7 @@ pub fn parse() -> Invocation {
         "ansible" => Invocation::Ansible(Box::new(AnsibleCli::parse())),
         "ansible-playbook" => Invocation::AnsiblePlaybook(Box::new(AnsiblePlaybookCli::parse())),
         "ansible-inventory" => Invocation::AnsibleInventory(AnsibleInventoryCli::parse()),
+        "ansible-galaxy" => Invocation::AnsibleGalaxy(Box::new(AnsibleGalaxyCli::parse())),
         _ => Invocation::Tutti(Cli::parse()),
     }
 }

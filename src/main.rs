@@ -59,9 +59,11 @@ async fn dispatch(inv: &Invocation) -> Result<u8, Diagnostic> {
             Command::Playbook(p) => tutti::playbook_cmd::run(p).await,
             Command::Adhoc(a) => tutti::adhoc::run(a).await,
             Command::Inventory(i) => tutti::inventory_cmd::run(i),
+            Command::Roles(r) => tutti::roles::install::run(&r.action).await,
         },
         Invocation::Ansible(a) => tutti::adhoc::run(&a.adhoc).await,
         Invocation::AnsiblePlaybook(p) => tutti::playbook_cmd::run(&p.playbook).await,
         Invocation::AnsibleInventory(i) => tutti::inventory_cmd::run(&i.inventory),
+        Invocation::AnsibleGalaxy(g) => tutti::roles::install::run(g.action()).await,
     }
 }

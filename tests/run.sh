@@ -17,6 +17,12 @@ have() { for f in "$@"; do [ -e "$f" ] || command -v "$f" >/dev/null 2>&1 || ret
 have /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen || missing+=(openssh-server openssh-client)
 have sudo || missing+=(sudo)
 have git || missing+=(git)
+have crontab || missing+=(cron)
+have unzip || missing+=(unzip)
+have zip || missing+=(zip)
+have xz || missing+=(xz-utils)
+have bzip2 || missing+=(bzip2)
+have ss || missing+=(iproute2)
 have curl || missing+=(curl)
 have /usr/bin/time || missing+=(time)
 

@@ -27,7 +27,8 @@ struct Cleanup;
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = sh(&format!(
-            "userdel -r {USER} 2>/dev/null; crontab -r -u {USER} 2>/dev/null; groupdel {GROUP} 2>/dev/null; true"
+            "crontab -r -u {USER} 2>/dev/null; rm -f /var/spool/cron/crontabs/{USER}; \
+             userdel -r {USER} 2>/dev/null; groupdel {GROUP} 2>/dev/null; true"
         ));
     }
 }
@@ -71,8 +72,8 @@ const CREATE: &str = r#"- hosts: fleet
       when: not ansible_check_mode
     - assert:
         that:
-          - ansible_facts.getent_passwd.tuttitest1[4] == 'Tutti Test'
-          - ansible_facts.getent_passwd.tuttitest1[5] == '/home/tuttitest1'
+          - ansible_facts.getent_passwd.tuttitest1[3] == 'Tutti Test'
+          - ansible_facts.getent_passwd.tuttitest1[4] == '/home/tuttitest1'
       when: not ansible_check_mode
 "#;
 

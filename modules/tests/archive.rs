@@ -282,3 +282,91 @@ async fn archive_directories_and_single_files() {
     assert_eq!(result["state"], "incomplete");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+mod fake {
+    //! `unarchive` through the shared harness on FakeHost, replaying the
+    //! tar probe output recorded on this machine (fixtures/archive/README).
+
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use tutti_modules::testing::{FakeHost, Matcher, Reply, args, check_then_apply};
+    use tutti_modules::{Plan, find};
+
+    fn fixture(name: &str) -> String {
+        let p = format!(
+            "{}/tests/fixtures/archive/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&p).unwrap()
+    }
+
+    #[tokio::test]
+    async fn tarball_streams_once_and_converges() {
+        let dir = super::scratch("unarchive-fake");
+        super::sh(
+            &dir,
+            "mkdir -p src/app && echo hi > src/app/a.txt && tar czf a.tgz -C src app",
+        );
+        let src = dir.join("a.tgz").to_string_lossy().into_owned();
+        let extracted = Arc::new(Mutex::new(false));
+        let (e1, e2) = (extracted.clone(), extracted.clone());
+        let host = FakeHost::new()
+            .on(
+                Matcher::custom(move |c| c.render().contains("tar_diff") && !*e1.lock().unwrap()),
+                Reply::ok(fixture("tar-diff-absent.txt")),
+            )
+            .on(
+                Matcher::contains("tar_diff"),
+                Reply::ok(fixture("tar-diff-in-sync.txt")),
+            )
+            .on(
+                Matcher::custom(move |c| {
+                    let hit = c.render().contains("tutti-unarchive.XXXXXX");
+                    if hit {
+                        *e2.lock().unwrap() = true;
+                    }
+                    hit
+                }),
+                Reply::ok(""),
+            );
+        let r = check_then_apply(
+            find("unarchive").unwrap(),
+            args(json!({"src": src, "dest": "/srv/out"})),
+            &host,
+        )
+        .await;
+        let Plan::Change { changes, .. } = &r.plan else {
+            panic!()
+        };
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.contains("app/a.txt: Warning: Cannot stat")),
+            "{changes:?}"
+        );
+        assert_eq!(r.check_calls.len(), 1, "one probe");
+        let probe = &r.check_calls[0].cmd;
+        assert_eq!(
+            probe.stdin_path().unwrap().to_string_lossy(),
+            src,
+            "the archive is streamed"
+        );
+        assert!(probe.argv_parts().unwrap().contains(&"-z".to_string()));
+        let run = &r.apply_calls.last().unwrap().cmd;
+        assert_eq!(run.stdin_path().unwrap().to_string_lossy(), src);
+        let argv = run.argv_parts().unwrap();
+        assert!(
+            argv.ends_with(&[
+                "tar".into(),
+                "-x".into(),
+                "-z".into(),
+                "-f".into(),
+                "@SRC@".into()
+            ]),
+            "{argv:?}"
+        );
+        assert_eq!(r.result()["handler"], "TgzArchive");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -206,3 +206,123 @@ fn git_parameters() {
         .prepare(tutti_modules::testing::args(json!({"repo": "r", "dest": "/x", "umask": "022", "accept_newhostkey": "yes", "key_file": "/k"})))
         .is_ok());
 }
+
+mod fake {
+    //! `git` through the shared harness on FakeHost, replaying probe output
+    //! recorded from this machine (fixtures/scm/README).
+
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use tutti_modules::testing::{FakeHost, Matcher, Reply, Via, args, check_then_apply};
+    use tutti_modules::{Plan, find};
+
+    fn fixture(name: &str) -> String {
+        let p = format!("{}/tests/fixtures/scm/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&p).unwrap()
+    }
+
+    const REPO: &str = "/tmp/gfx/repo.git";
+    const FIRST: &str = "8d755e66e800709ad55776e890039e2c326add78";
+    const SECOND: &str = "f81d78f0d1acbeeb2e2f10047d35abc3d639ead6";
+
+    /// The probe answers from `state`; clone and reset move it on.
+    fn host(initial: &'static str) -> FakeHost {
+        let state = Arc::new(Mutex::new(initial));
+        let mut h = FakeHost::new();
+        for fx in ["probe-absent.txt", "probe-in-sync.txt", "probe-behind.txt"] {
+            let s = state.clone();
+            h = h.on(
+                Matcher::custom(move |c| {
+                    c.argv_parts()
+                        .is_some_and(|a| a.iter().any(|x| x.contains("ls-remote")))
+                        && *s.lock().unwrap() == fx
+                }),
+                Reply::ok(fixture(fx)),
+            );
+        }
+        let (s1, s2, s3) = (state.clone(), state.clone(), state.clone());
+        h.on(
+            Matcher::custom(move |c| {
+                let hit = c.render().contains("git clone");
+                if hit {
+                    *s1.lock().unwrap() = "probe-in-sync.txt";
+                }
+                hit
+            }),
+            Reply::ok(""),
+        )
+        .on(
+            Matcher::custom(move |c| {
+                let hit = c.render().contains("reset --hard");
+                if hit {
+                    *s2.lock().unwrap() = "probe-after-update";
+                }
+                hit
+            }),
+            Reply::ok(""),
+        )
+        .on(
+            Matcher::custom(move |c| {
+                c.render().contains("rev-parse HEAD") && *s3.lock().unwrap() == "probe-after-update"
+            }),
+            Reply::ok(format!("{SECOND}\n")),
+        )
+        .on(
+            Matcher::contains("rev-parse HEAD"),
+            Reply::ok(format!("{FIRST}\n")),
+        )
+    }
+
+    #[tokio::test]
+    async fn clone_through_the_harness() {
+        let h = host("probe-absent.txt");
+        let r = check_then_apply(
+            find("git").unwrap(),
+            args(json!({"repo": REPO, "dest": "/tmp/gfx/co"})),
+            &h,
+        )
+        .await;
+        assert_eq!(r.check_calls.len(), 1, "one probe");
+        assert!(r.plan.is_change());
+        let runs: Vec<String> = r
+            .apply_calls
+            .iter()
+            .filter(|c| c.via == Via::Run)
+            .map(|c| c.rendered.clone())
+            .collect();
+        assert!(
+            runs.iter()
+                .any(|c| c.ends_with("git clone --origin origin -- /tmp/gfx/repo.git /tmp/gfx/co")),
+            "{runs:?}"
+        );
+        assert_eq!(r.result()["after"], FIRST);
+        assert_eq!(r.result()["before"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn in_sync_and_behind() {
+        let h = host("probe-in-sync.txt");
+        let r = check_then_apply(
+            find("git").unwrap(),
+            args(json!({"repo": REPO, "dest": "/tmp/gfx/co"})),
+            &h,
+        )
+        .await;
+        assert!(matches!(r.plan, Plan::InSync { .. }));
+        assert!(h.runs().is_empty());
+        let h = host("probe-behind.txt");
+        let p = find("git")
+            .unwrap()
+            .prepare(args(json!({"repo": REPO, "dest": "/tmp/gfx/co"})))
+            .unwrap();
+        let plan = p.check(&h).await.unwrap();
+        let Plan::Change { result, diff, .. } = &plan else {
+            panic!()
+        };
+        assert_eq!(result["before"], FIRST);
+        assert_eq!(result["after"], SECOND);
+        assert_eq!(diff[0].before, format!("{FIRST}\n"));
+        assert!(h.runs().is_empty(), "check ran nothing");
+    }
+}

@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(dead_code)] // `scratch` is for other tests
 #[path = "support/local_host.rs"]
 mod local_host;
 
@@ -176,5 +177,8 @@ async fn record_fixtures() {
     .await;
     record("mount_probe", "mount", json!({"path": "/proc", "src": "proc", "fstype": "proc", "state": "mounted", "fstab": "/nonexistent/fstab"}), false).await;
     record("sysctl_probe", "sysctl", json!({"name": "vm.swappiness", "value": "60", "sysctl_file": "/nonexistent/sysctl.conf", "sysctl_set": true}), false).await;
-    sh("userdel -r tuttifix 2>/dev/null; groupdel tuttifixg 2>/dev/null; true");
+    sh(
+        "crontab -r -u tuttifix 2>/dev/null; rm -f /var/spool/cron/crontabs/tuttifix; \
+        userdel -r tuttifix 2>/dev/null; groupdel tuttifixg 2>/dev/null; true",
+    );
 }

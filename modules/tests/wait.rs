@@ -264,3 +264,41 @@ async fn reboot_times_out_when_the_boot_id_never_changes() {
             .any(|c| c.rendered == "shutdown -r 0 maintenance")
     );
 }
+
+#[tokio::test]
+async fn wait_for_through_the_harness() {
+    // The loop script's own output, as the host prints it.
+    let host = FakeHost::new().on(Matcher::contains("port_up"), Reply::ok("elapsed=3\n"));
+    let r = tutti_modules::testing::check_then_apply(
+        module("wait_for"),
+        args(json!({"port": 8080, "delay": 1})),
+        &host,
+    )
+    .await;
+    let Plan::InSync { result } = &r.plan else {
+        panic!()
+    };
+    assert_eq!(result["elapsed"], 3);
+    assert_eq!(r.check_calls.len(), 1, "the whole wait is one probe");
+    let argv = r.check_calls[0].cmd.argv_parts().unwrap().to_vec();
+    assert_eq!(
+        &argv[4..13],
+        ["port_up", "127.0.0.1", "8080", "", "", "1", "300", "1", "5"]
+    );
+    let host = FakeHost::new().on(
+        Matcher::contains("port_down"),
+        Reply::output(124, "elapsed=300\n", ""),
+    );
+    let e = check_only(
+        module("wait_for"),
+        args(json!({"port": 8080, "state": "stopped", "msg": "still up"})),
+        &host,
+    )
+    .await
+    .unwrap_err();
+    let ModuleError::Failed { msg, result } = e else {
+        panic!()
+    };
+    assert_eq!(msg, "still up");
+    assert_eq!(result["elapsed"], 300);
+}

@@ -181,9 +181,21 @@ pub const WITH_LOOKUPS: &[&str] = &[
 
 /// Strips Ansible's collection prefixes from an action name.
 pub fn short_name(name: &str) -> &str {
-    name.strip_prefix("ansible.builtin.")
+    if let Some(short) = name
+        .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
-        .unwrap_or(name)
+    {
+        return short;
+    }
+    // Modules that moved to collections but that tutti has built in.
+    for prefix in ["ansible.posix.", "community.general.", "community.crypto."] {
+        if let Some(short) = name.strip_prefix(prefix)
+            && tutti_modules::find(short).is_some()
+        {
+            return short;
+        }
+    }
+    name
 }
 
 /// Whether `name` (short) is an action tutti can run.

@@ -15,6 +15,9 @@ use crate::diagnostic::Diagnostic;
 use crate::playbook::load::{self, parse_steps};
 use crate::playbook::model::{Keywords, Step, Task};
 
+pub mod install;
+pub mod lock;
+
 /// `roles_path` from ansible.cfg / `ANSIBLE_ROLES_PATH` (set once at start).
 static ROLES_PATH: OnceLock<Vec<PathBuf>> = OnceLock::new();
 

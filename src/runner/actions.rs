@@ -59,6 +59,7 @@ pub async fn dispatch(
         "script" => super::file_actions::script(hc, t, scope, check, delegate).await,
         "fetch" => super::file_actions::fetch(hc, t, scope, check, delegate).await,
         "assemble" => super::file_actions::assemble(hc, t, scope, check, delegate).await,
+        "unarchive" => super::file_actions::unarchive(hc, t, scope, check, delegate).await,
         "import_role" | "include_role" | "import_tasks" | "include_tasks" | "import_playbook" => {
             Outcome::failed(format!(
                 "'{}' is handled by the play, not as an action",
@@ -547,7 +548,7 @@ impl minijinja::value::Object for HostVars {
                 for layer in &l.below_facts {
                     s.push_layer(layer.clone());
                 }
-                s.push_layer(scope::facts_layer(&state.facts));
+                s.push_layer(scope::facts_layer(&state.facts, &state.plain_facts));
                 for layer in &l.above_facts {
                     s.push_layer(layer.clone());
                 }
@@ -557,7 +558,7 @@ impl minijinja::value::Object for HostVars {
                 if let Some(dv) = run.states.dynamic().hosts.get(host) {
                     s.push_layer(scope::layer(dv, true));
                 }
-                s.push_layer(scope::facts_layer(&state.facts));
+                s.push_layer(scope::facts_layer(&state.facts, &state.plain_facts));
             }
         }
         s.push_layer(scope::layer(&state.include_vars, true));

@@ -329,3 +329,37 @@ pub async fn assemble(
         Err(o) => o,
     }
 }
+
+/// Resolves `src` of `unarchive` (unless `remote_src` or a URL).
+pub async fn unarchive(
+    hc: &HostCtx,
+    t: &Arc<Task>,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    let mut args = match task::render_args(hc, t, scope) {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let remote = truthy(&args, "remote_src")
+        || args.get("copy").and_then(tutti_modules::params::to_bool) == Some(false);
+    if !remote
+        && let Some(src) = text(&args, "src")
+        && !src.contains("://")
+    {
+        let Some(found) = find(hc, t, &src, "files") else {
+            return Outcome::failed(format!(
+                "Could not find or access '{src}' on the Ansible Controller."
+            ));
+        };
+        args.insert(
+            "src".into(),
+            Value::String(found.to_string_lossy().into_owned()),
+        );
+    }
+    match module("unarchive") {
+        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
+        Err(o) => o,
+    }
+}

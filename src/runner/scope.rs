@@ -44,10 +44,13 @@ pub struct PlayLayers {
 
 /// Facts as Ansible exposes them: `ansible_facts` plus each fact injected
 /// as `ansible_<name>`.
-pub fn facts_layer(facts: &Map<String, Value>) -> Arc<Layer> {
+pub fn facts_layer(
+    facts: &Map<String, Value>,
+    plain: &std::collections::HashSet<String>,
+) -> Arc<Layer> {
     let mut l: Layer = IndexMap::with_capacity(facts.len() + 1);
     for (k, v) in facts {
-        let name = if k.starts_with("ansible_") {
+        let name = if k.starts_with("ansible_") || plain.contains(k) {
             k.clone()
         } else {
             format!("ansible_{k}")

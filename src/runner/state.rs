@@ -14,6 +14,9 @@ use crate::output::events::HostStats;
 pub struct HostState {
     /// `ansible_facts` (gathered, or set by modules and `set_fact: cacheable`).
     pub facts: Map<String, Value>,
+    /// Facts that modules other than `setup` returned: injected as
+    /// variables under their own names (`getent_passwd`), not `ansible_*`.
+    pub plain_facts: HashSet<String>,
     /// `set_fact` and `register` values (one precedence level).
     pub host_facts: Map<String, Value>,
     /// Names in `host_facts` that came from `register` (never templated).

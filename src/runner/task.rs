@@ -89,7 +89,7 @@ impl HostCtx {
         for l in layers.below_facts {
             s.push_layer(l);
         }
-        s.push_layer(scope::facts_layer(&state.facts));
+        s.push_layer(scope::facts_layer(&state.facts, &state.plain_facts));
         for l in layers.above_facts {
             s.push_layer(l);
         }
@@ -899,8 +899,12 @@ fn report(
         .and_then(Value::as_object)
         .cloned();
     if let Some(f) = facts.filter(|_| t.action != "set_fact" && o.status != ResultStatus::Failed) {
+        let gathered = matches!(t.action.as_str(), "gather_facts" | "setup");
         let all = run.states.with(&fact_host, |s| {
             for (k, v) in f {
+                if !gathered {
+                    s.plain_facts.insert(k.clone());
+                }
                 s.facts.insert(k, v);
             }
             s.facts.clone()

@@ -62,7 +62,8 @@ impl Host for LocalSh {
     }
 }
 
-/// A fresh scratch directory for one test.
+/// A fresh scratch directory for one test (not every test file uses it).
+#[allow(dead_code)]
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tutti-m2-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
