@@ -418,7 +418,11 @@ while ! [ -e "$c" ] && ! [ -L "$c" ]; do
 done
 [ -e "$c" ] && ! [ -d "$c" ] && fail 3 "Destination directory $c is not a directory"
 for c; do
-  e=$(mkdir -- "$c" 2>&1) || fail 2 "There was an issue creating $c as requested: $e"
+  if ! e=$(mkdir -- "$c" 2>&1); then
+    # Another process (another host on the same machine) made it meanwhile.
+    [ -d "$c" ] && continue
+    fail 2 "There was an issue creating $c as requested: $e"
+  fi
   if [ -n "$mode" ]; then e=$(chmod -- "$mode" "$c" 2>&1) || fail 4 "chmod failed: $e"; fi
   if [ -n "$owner$group" ]; then e=$(chown -- "$owner${group:+:$group}" "$c" 2>&1) || fail 3 "chown failed: $e"; fi
 done

@@ -137,9 +137,8 @@ impl Lock {
     /// leaves half a lock).
     pub fn write(&self, path: &Path) -> Result<(), Diagnostic> {
         let tmp = path.with_extension(format!("lock.tmp{}", std::process::id()));
-        let err = |e: std::io::Error| {
-            Diagnostic::error(format!("cannot write {}: {e}", path.display()))
-        };
+        let err =
+            |e: std::io::Error| Diagnostic::error(format!("cannot write {}: {e}", path.display()));
         std::fs::write(&tmp, self.render()).map_err(err)?;
         std::fs::rename(&tmp, path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);

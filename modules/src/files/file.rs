@@ -119,6 +119,9 @@ enum Step {
     },
     Symlink,
     Hardlink,
+    /// The link's source must exist when the change is applied (it may be
+    /// created by an earlier task, which check mode only predicted).
+    RequireSrc(String),
 }
 
 fn time_param(
@@ -463,15 +466,7 @@ impl Task {
                         &[("src", json!(src))],
                     ));
                 }
-                if state == State::Link && !self.force && src_st.is_none() {
-                    return Err(fail(
-                        format!(
-                            "src file does not exist, use \"force=yes\" if you really want to create the link: {abs_src}"
-                        ),
-                        path,
-                        &[("src", json!(src))],
-                    ));
-                }
+                let require_src = state == State::Link && !self.force && src_st.is_none();
                 let in_sync = match (&lst, state) {
                     (Some(cur), State::Link) => {
                         cur.is_link() && cur.lnk_target.as_deref() == Some(src.as_str())
@@ -504,6 +499,9 @@ impl Task {
                         }
                     }
                     state_change(&mut before, &mut after, prev, state.name());
+                    if require_src {
+                        steps.push(Step::RequireSrc(abs_src.clone()));
+                    }
                     steps.push(if state == State::Link {
                         Step::Symlink
                     } else {
@@ -591,6 +589,17 @@ impl Prepared for Task {
                 Step::Attrs { follow } => {
                     host.set_attrs(&self.path, &attrs, follow, self.recurse)
                         .await?;
+                }
+                Step::RequireSrc(abs_src) => {
+                    if host.stat(&abs_src, &StatOpts::follow()).await?.is_none() {
+                        return Err(fail(
+                            format!(
+                                "src file does not exist, use \"force=yes\" if you really want to create the link: {abs_src}"
+                            ),
+                            &self.path,
+                            &[("src", json!(src))],
+                        ));
+                    }
                 }
                 Step::Symlink => host.symlink(&src, &self.path, self.force).await?,
                 Step::Hardlink => host.hardlink(&src, &self.path, self.force).await?,
