@@ -1,6 +1,6 @@
-//! The command line: `tutti adhoc|inventory ...`, and the same binary
-//! answering as `ansible` and `ansible-inventory` when invoked under those
-//! names (a symlink), with their own argument shapes.
+//! The command line: `tutti adhoc|inventory|roles ...`, and the same binary
+//! answering as `ansible`, `ansible-inventory` and `ansible-galaxy` when
+//! invoked under those names (a symlink), with their own argument shapes.
 
 use std::path::PathBuf;
 
@@ -27,6 +27,8 @@ pub enum Command {
     Inventory(InventoryCli),
     /// Install roles from git, pinned in `roles.lock` (like `ansible-galaxy role`).
     Roles(RolesCli),
+    /// Encrypt and decrypt Ansible Vault data (like `ansible-vault`).
+    Vault(crate::vault::VaultCli),
 }
 
 /// Output format for results.
@@ -360,6 +362,7 @@ pub enum Invocation {
     AnsiblePlaybook(Box<AnsiblePlaybookCli>),
     AnsibleInventory(AnsibleInventoryCli),
     AnsibleGalaxy(Box<AnsibleGalaxyCli>),
+    AnsibleVault(Box<crate::vault::AnsibleVaultCli>),
 }
 
 /// Parses the command line, choosing the grammar by the program name.
@@ -374,6 +377,9 @@ pub fn parse() -> Invocation {
         "ansible-playbook" => Invocation::AnsiblePlaybook(Box::new(AnsiblePlaybookCli::parse())),
         "ansible-inventory" => Invocation::AnsibleInventory(AnsibleInventoryCli::parse()),
         "ansible-galaxy" => Invocation::AnsibleGalaxy(Box::new(AnsibleGalaxyCli::parse())),
+        "ansible-vault" => {
+            Invocation::AnsibleVault(Box::new(crate::vault::AnsibleVaultCli::parse()))
+        }
         _ => Invocation::Tutti(Cli::parse()),
     }
 }

@@ -36,6 +36,24 @@ impl Config {
         };
         cfg.path = path;
         cfg.warnings.extend(warnings);
+        // A setting tutti does not act on gets one warning naming it,
+        // never silence.
+        let mut unknown: Vec<String> = cfg
+            .values
+            .keys()
+            .filter(|(section, key)| !is_supported(section, key))
+            .map(|(section, key)| format!("[{section}] {key}"))
+            .collect();
+        unknown.sort();
+        for u in unknown {
+            cfg.warnings.push(format!(
+                "{u} in {} is not supported by tutti and is ignored",
+                cfg.path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
+        }
         cfg
     }
 
@@ -138,6 +156,71 @@ impl Config {
     }
 }
 
+/// Settings tutti reads, or accepts because they change nothing here
+/// (`pipelining` is always on, there is no remote Python, no cowsay).
+fn is_supported(section: &str, key: &str) -> bool {
+    const DEFAULTS: &[&str] = &[
+        "inventory",
+        "forks",
+        "remote_user",
+        "remote_port",
+        "private_key_file",
+        "timeout",
+        "task_timeout",
+        "host_key_checking",
+        "roles_path",
+        "gathering",
+        "fact_caching",
+        "fact_caching_connection",
+        "fact_caching_timeout",
+        "ansible_managed",
+        "nocows",
+        "nocolor",
+        "force_color",
+        "retry_files_enabled",
+        "interpreter_python",
+        "vault_password_file",
+        "vault_identity_list",
+        "vault_id_match",
+        "vault_encrypt_identity",
+        "display_skipped_hosts",
+        "display_ok_hosts",
+        "deprecation_warnings",
+        "localhost_warning",
+        "host_pattern_mismatch",
+        "hash_behaviour",
+        "error_on_undefined_vars",
+        "stdout_callback",
+        "bin_ansible_callbacks",
+        "become",
+        "become_user",
+        "become_method",
+        "become_ask_pass",
+        "become_flags",
+    ];
+    match section {
+        "defaults" => DEFAULTS.contains(&key),
+        "privilege_escalation" => {
+            matches!(
+                key,
+                "become" | "become_user" | "become_method" | "become_ask_pass" | "become_flags"
+            )
+        }
+        "ssh_connection" => matches!(
+            key,
+            "pipelining"
+                | "host_key_checking"
+                | "control_path_dir"
+                | "control_path"
+                | "scp_if_ssh"
+                | "transfer_method"
+        ),
+        "diff" => matches!(key, "always" | "context"),
+        "colors" => true,
+        _ => false,
+    }
+}
+
 fn expand_home(p: &str) -> String {
     match (p.strip_prefix("~/"), dirs::home_dir()) {
         (Some(rest), Some(home)) => home.join(rest).to_string_lossy().into_owned(),
@@ -229,6 +312,14 @@ fn parse(text: &str) -> Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_every_unsupported_setting() {
+        assert!(is_supported("defaults", "forks"));
+        assert!(is_supported("ssh_connection", "pipelining"));
+        assert!(!is_supported("defaults", "strategy_plugins"));
+        assert!(!is_supported("galaxy", "server_list"));
+    }
 
     #[test]
     fn parses_like_configparser() {

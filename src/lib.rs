@@ -22,4 +22,5 @@ pub mod runner;
 pub mod secret;
 pub mod session;
 pub mod template;
+pub mod vault;
 pub mod yaml;

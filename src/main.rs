@@ -60,10 +60,12 @@ async fn dispatch(inv: &Invocation) -> Result<u8, Diagnostic> {
             Command::Adhoc(a) => tutti::adhoc::run(a).await,
             Command::Inventory(i) => tutti::inventory_cmd::run(i),
             Command::Roles(r) => tutti::roles::install::run(&r.action).await,
+            Command::Vault(v) => tutti::vault::cli::run(v),
         },
         Invocation::Ansible(a) => tutti::adhoc::run(&a.adhoc).await,
         Invocation::AnsiblePlaybook(p) => tutti::playbook_cmd::run(&p.playbook).await,
         Invocation::AnsibleInventory(i) => tutti::inventory_cmd::run(&i.inventory),
         Invocation::AnsibleGalaxy(g) => tutti::roles::install::run(g.action()).await,
+        Invocation::AnsibleVault(v) => tutti::vault::cli::run(&v.vault),
     }
 }

@@ -342,9 +342,8 @@ impl Ctx<'_> {
         let key = self.encrypt_key(&a.common, a.encrypt_vault_id.as_deref())?;
         let plain = edit_in_private_file(file, b"")?;
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Diagnostic::error(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Diagnostic::error(format!("cannot create {}: {e}", dir.display())))?;
         }
         let sealed = self.seal(&plain, &key);
         write_output(&Dest::File(file.clone()), sealed.as_bytes(), None)
@@ -376,7 +375,8 @@ impl Ctx<'_> {
             secret,
         };
         let sealed = self.seal(&edited, &key);
-        write_output(&Dest::File(file.clone()), sealed.as_bytes(), mode_of(file))
+        let real = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
+        write_output(&Dest::File(real.clone()), sealed.as_bytes(), mode_of(&real))
     }
 
     fn rekey(&self, a: &RekeyArgs) -> Result<(), Diagnostic> {
@@ -404,7 +404,8 @@ impl Ctx<'_> {
             let input = Input::File(file.clone());
             let plain = open_vault(&input, &secrets)?.plaintext;
             let sealed = self.seal(&plain, &key);
-            write_output(&Dest::File(file.clone()), sealed.as_bytes(), mode_of(file))?;
+            let real = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
+            write_output(&Dest::File(real.clone()), sealed.as_bytes(), mode_of(&real))?;
         }
         eprintln!("Rekey successful");
         Ok(())
@@ -580,10 +581,7 @@ fn read_input(input: &Input) -> Result<Vec<u8>, Diagnostic> {
             Ok(data)
         }
         Input::File(p) => std::fs::read(p).map_err(|e| {
-            Diagnostic::error(format!(
-                "Unable to read source file ({}): {e}",
-                p.display()
-            ))
+            Diagnostic::error(format!("Unable to read source file ({}): {e}", p.display()))
         }),
     }
 }
@@ -638,7 +636,8 @@ fn write_output(dest: &Dest, data: &[u8], mode: Option<u32>) -> Result<(), Diagn
         }
         Dest::File(p) => p,
     };
-    let fail = |e: std::io::Error| Diagnostic::error(format!("cannot write {}: {e}", path.display()));
+    let fail =
+        |e: std::io::Error| Diagnostic::error(format!("cannot write {}: {e}", path.display()));
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -748,9 +747,8 @@ fn make_private_dir(dir: &Path) -> std::io::Result<()> {
 fn edit_in_private_file(original: &Path, initial: &[u8]) -> Result<Vec<u8>, Diagnostic> {
     let tmp = PrivateDir::new(original.extension())
         .map_err(|e| Diagnostic::error(format!("cannot create a private temporary file: {e}")))?;
-    let fail = |e: std::io::Error| {
-        Diagnostic::error(format!("cannot write the temporary file: {e}"))
-    };
+    let fail =
+        |e: std::io::Error| Diagnostic::error(format!("cannot write the temporary file: {e}"));
     let mut f = create_private(&tmp.file, 0o600).map_err(fail)?;
     f.write_all(initial).map_err(fail)?;
     f.sync_all().map_err(fail)?;

@@ -123,10 +123,7 @@ fn unpad(data: &[u8]) -> Option<usize> {
         return None;
     }
     let start = data.len() - n;
-    data[start..]
-        .iter()
-        .all(|b| *b == last)
-        .then_some(start)
+    data[start..].iter().all(|b| *b == last).then_some(start)
 }
 
 #[cfg(test)]

@@ -80,7 +80,12 @@ pub(crate) fn parse(text: &str) -> Result<Envelope, VaultError> {
 
 /// Builds the envelope text: header, then the body wrapped at 80 columns,
 /// each line (the last too) ending in `\n`.
-pub(crate) fn format(vault_id: Option<&str>, salt: &[u8], hmac: &[u8], ciphertext: &[u8]) -> String {
+pub(crate) fn format(
+    vault_id: Option<&str>,
+    salt: &[u8],
+    hmac: &[u8],
+    ciphertext: &[u8],
+) -> String {
     let mut inner = hex::encode(salt);
     inner.push('\n');
     inner.push_str(&hex::encode(hmac));

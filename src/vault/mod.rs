@@ -105,7 +105,12 @@ pub fn encrypt(plaintext: &[u8], secret: &Secret, vault_id: Option<&str>) -> Str
     let fixed = std::env::var("ANSIBLE_VAULT_ENCRYPT_SALT")
         .ok()
         .filter(|s| !s.is_empty());
-    encrypt_with_salt(plaintext, secret, vault_id, fixed.as_deref().map(str::as_bytes))
+    encrypt_with_salt(
+        plaintext,
+        secret,
+        vault_id,
+        fixed.as_deref().map(str::as_bytes),
+    )
 }
 
 /// [`encrypt`] with an explicit salt (`None`: 32 random bytes).

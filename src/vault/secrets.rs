@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::secret::Secret;
 
-use super::cli::VaultArgs;
 use super::DEFAULT_VAULT_ID;
+use super::cli::VaultArgs;
 
 /// The vault passwords known to a run, each with its label (vault id), in
 /// the order they were given.
@@ -311,12 +311,8 @@ fn from_path(path: &Path, label: &str, known: &VaultSecrets) -> Result<Secret, S
     if meta.is_file() && is_executable(&meta) {
         return from_script(path, label);
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "Could not read vault password file {}: {e}",
-            path.display()
-        )
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("Could not read vault password file {}: {e}", path.display()))?;
     let mut text = String::from_utf8(bytes.trim_ascii().to_vec()).map_err(|_| {
         format!(
             "The vault password file {} is not valid UTF-8",
@@ -453,7 +449,10 @@ mod tests {
             ..VaultOptions::default()
         };
         let err = load_secrets(&only_empty).unwrap_err();
-        assert!(err.msg.starts_with("Invalid vault password was provided from file"));
+        assert!(
+            err.msg
+                .starts_with("Invalid vault password was provided from file")
+        );
         assert_eq!(err.exit_code(), 1);
 
         let missing = VaultOptions {
@@ -475,7 +474,11 @@ mod tests {
         std::fs::write(&script, "#!/bin/sh\nprintf '  spaced pw  \\r\\n'\n").unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
         let client = dir.path().join("vault-client.sh");
-        std::fs::write(&client, "#!/bin/sh\n[ \"$1\" = --vault-id ] && echo \"pw-$2\"\n").unwrap();
+        std::fs::write(
+            &client,
+            "#!/bin/sh\n[ \"$1\" = --vault-id ] && echo \"pw-$2\"\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&client, std::fs::Permissions::from_mode(0o700)).unwrap();
         let opts = VaultOptions {
             vault_ids: vec![
