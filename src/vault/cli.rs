@@ -764,6 +764,14 @@ fn edit_in_private_file(original: &Path, initial: &[u8]) -> Result<Vec<u8>, Diag
     let (program, args) = words
         .split_first()
         .ok_or_else(|| Diagnostic::error("EDITOR is empty"))?;
+    // While the editor runs, Ctrl-C is the editor's business: with tokio's
+    // handler installed it no longer kills tutti, so the plaintext copy is
+    // always wiped and removed (`PrivateDir::drop`).
+    #[cfg(unix)]
+    let _sigint = tokio::runtime::Handle::try_current().ok().and_then(|h| {
+        let _entered = h.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok()
+    });
     let status = std::process::Command::new(program)
         .args(args)
         .arg(&tmp.file)

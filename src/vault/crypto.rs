@@ -114,7 +114,7 @@ pub(crate) fn decrypt(
 
 /// The length of the data without its PKCS#7 padding, if the padding is valid.
 fn unpad(data: &[u8]) -> Option<usize> {
-    if data.is_empty() || data.len() % BLOCK != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(BLOCK) {
         return None;
     }
     let last = *data.last()?;

@@ -359,7 +359,9 @@ fn from_script(path: &Path, label: &str) -> Result<Secret, String> {
     let client = path
         .file_stem()
         .is_some_and(|s| s.to_string_lossy().ends_with("-client"));
-    let mut cmd = Command::new(path);
+    // Never a PATH lookup: `pw.sh` means the file here.
+    let program = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut cmd = Command::new(program);
     if client {
         cmd.arg("--vault-id").arg(label);
     }
