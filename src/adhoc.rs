@@ -206,11 +206,18 @@ pub fn conn_options(
         (None, true) => Some(prompt_password("SSH password: ")?),
         (None, false) => None,
     };
-    if let Some(m) = &a.become_method
-        && m != "sudo"
+    let become_method = a.become_method.clone().or_else(|| {
+        cfg.get(
+            "privilege_escalation",
+            "become_method",
+            "ANSIBLE_BECOME_METHOD",
+        )
+    });
+    if let Some(m) = &become_method
+        && connection::r#become::Method::parse(m).is_none()
     {
         return Err(Diagnostic::options(format!(
-            "become method '{m}' is not supported yet (tutti supports sudo)"
+            "become method '{m}' is not supported yet (tutti supports sudo and su)"
         )));
     }
     Ok(ConnOptions {
@@ -229,6 +236,7 @@ pub fn conn_options(
         become_user: a.become_user.clone().or_else(|| cfg.become_user()),
         become_password,
         become_flags: cfg.become_flags(),
+        become_method,
         ssh_config: Arc::new(ssh_config),
         ssh_options,
         pool: Arc::default(),

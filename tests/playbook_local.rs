@@ -780,3 +780,39 @@ fn fact_cache_with_smart_gathering_and_flush() {
     let (_, ev) = p.playbook_json("inv.ini", "site.yml", &["--flush-cache"]);
     assert!(gathered(&ev));
 }
+
+#[test]
+fn become_with_sudo_and_su() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  become: true
+  tasks:
+    - command: id -un
+      become_user: nobody
+      register: by_sudo
+      changed_when: false
+    - command: id -un
+      become_method: su
+      become_user: nobody
+      become_flags: -s /bin/sh
+      register: by_su
+      changed_when: false
+    - debug: msg="{{ by_sudo.stdout }} {{ by_su.stdout }}"
+    - command: id -un
+      become_method: doas
+      ignore_errors: true
+      register: bad
+    - debug: msg="{{ bad.msg }}"
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    let m = msgs(&ev, "alpha");
+    assert!(m.contains(&"nobody nobody".to_string()), "{m:?}");
+    assert!(
+        m.iter()
+            .any(|x| x.contains("become method 'doas' is not supported")),
+        "{m:?}"
+    );
+}

@@ -23,6 +23,21 @@ pub struct Become {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Sudo,
+    /// `su USER -c ...`: without a password only (root switching users,
+    /// or PAM allowing it); su reads a password from a terminal, which
+    /// would mangle the data tutti streams on stdin.
+    Su,
+}
+
+impl Method {
+    /// Parses `become_method` (`sudo`, `su`, and their FQCNs).
+    pub fn parse(name: &str) -> Option<Method> {
+        match name.trim() {
+            "sudo" | "ansible.builtin.sudo" => Some(Method::Sudo),
+            "su" | "ansible.builtin.su" => Some(Method::Su),
+            _ => None,
+        }
+    }
 }
 
 impl Become {
@@ -61,6 +76,18 @@ pub fn marker(key: &str) -> String {
 /// Wraps a rendered command (a POSIX script) so it runs as `b.user`.
 pub fn wrap(script: &str, b: &Become, key: &str) -> String {
     let inner = format!("echo {}; {}", marker(key), script);
+    if b.method == Method::Su {
+        // Ansible's su: `su [flags] USER -c '/bin/sh -c ...'`.
+        let mut out = String::from("su ");
+        if let Some(f) = b.flags.as_deref().filter(|f| !f.trim().is_empty()) {
+            out.push_str(f.trim());
+            out.push(' ');
+        }
+        out.push_str(&quote(&b.user));
+        out.push_str(" -c ");
+        out.push_str(&quote(&format!("/bin/sh -c {}", quote(&inner))));
+        return out;
+    }
     let mut flags = b.flags.clone().unwrap_or_else(|| "-H -S -n".to_string());
     if b.password.is_some() {
         // `-n` forbids prompting; with a password we must let sudo prompt.
@@ -198,6 +225,17 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wraps_with_su() {
+        let mut b = Become::sudo("app");
+        b.method = Method::Su;
+        b.flags = Some("-s /bin/sh".into());
+        assert_eq!(
+            wrap("id -un", &b, "k"),
+            "su -s /bin/sh app -c '/bin/sh -c '\"'\"'echo BECOME-SUCCESS-k; id -un'\"'\"''"
+        );
+    }
 
     #[test]
     fn wraps_without_password() {

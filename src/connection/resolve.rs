@@ -39,6 +39,8 @@ pub struct ConnOptions {
     pub become_user: Option<String>,
     pub become_password: Option<Secret>,
     pub become_flags: Option<String>,
+    /// `--become-method` (`sudo` or `su`).
+    pub become_method: Option<String>,
     pub ssh_config: Arc<SshConfig>,
     /// `--ssh-common-args` / `--ssh-extra-args` as ssh_config options.
     pub ssh_options: Vec<(String, String)>,
@@ -60,6 +62,7 @@ impl Default for ConnOptions {
             become_user: None,
             become_password: None,
             become_flags: None,
+            become_method: None,
             ssh_config: Arc::new(SshConfig::default()),
             ssh_options: Vec::new(),
             pool: Arc::default(),
@@ -132,6 +135,10 @@ fn resolve_become(vars: &Map<String, Value>, opts: &ConnOptions) -> Option<Becom
         .or_else(|| opts.become_user.clone())
         .unwrap_or_else(|| "root".into());
     let mut b = Become::sudo(user);
+    b.method = var_str(vars, &["ansible_become_method"])
+        .or_else(|| opts.become_method.clone())
+        .and_then(|m| super::r#become::Method::parse(&m))
+        .unwrap_or(super::r#become::Method::Sudo);
     b.flags = var_str(vars, &["ansible_become_flags"]).or_else(|| opts.become_flags.clone());
     b.password = var_str(
         vars,

@@ -81,16 +81,28 @@ pub fn open(
     opts: &connection::ConnOptions,
     implicit_local: bool,
 ) -> Result<Connection, String> {
+    let becomes = vars
+        .get("ansible_become")
+        .and_then(tutti_modules::params::to_bool)
+        .unwrap_or(opts.become_);
     if let Some(Value::String(m)) = vars.get("ansible_become_method")
-        && m != "sudo"
-        && vars
-            .get("ansible_become")
-            .and_then(tutti_modules::params::to_bool)
-            == Some(true)
+        && becomes
     {
-        return Err(format!(
-            "become method '{m}' is not supported yet (tutti supports sudo)"
-        ));
+        match crate::connection::r#become::Method::parse(m) {
+            None => {
+                return Err(format!(
+                    "become method '{m}' is not supported yet (tutti supports sudo and su)"
+                ));
+            }
+            Some(crate::connection::r#become::Method::Su)
+                if vars.contains_key("ansible_become_password")
+                    || vars.contains_key("ansible_become_pass")
+                    || opts.become_password.is_some() =>
+            {
+                return Err("become_method su with a password is not supported yet (su reads it from a terminal); use sudo, or su as root".into());
+            }
+            _ => {}
+        }
     }
     connection::resolve(host, vars, opts, implicit_local)
 }

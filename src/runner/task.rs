@@ -1237,13 +1237,11 @@ pub async fn run_module_with(
     delegate: Option<&str>,
 ) -> Outcome {
     let run = &hc.pc.run;
+    // Resolving the connection only reads settings (connecting happens
+    // on the first command), so an error here is a failed task.
     let conn = match connection(hc, t, scope, delegate) {
         Ok(c) => c,
-        Err(e) => {
-            let mut r = Map::new();
-            r.insert("msg".into(), Value::String(e));
-            return Outcome::with(ResultStatus::Unreachable, r);
-        }
+        Err(e) => return Outcome::failed(e),
     };
     let env = match conn::environment(&run.templar, scope, &t.kw) {
         Ok(e) => e,
