@@ -122,6 +122,8 @@ pub struct ConnectArgs {
         default_value = "human"
     )]
     pub output: OutputFormat,
+    #[command(flatten)]
+    pub vault: crate::vault::VaultArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         match outcome {
             Ok(code) => code,
             Err(d) => {
-                eprint!("{d}");
+                eprint!("{}", tutti::secret::scrub(&d.to_string()));
                 d.exit_code()
             }
         }

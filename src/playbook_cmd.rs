@@ -123,6 +123,7 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
         }
     }
     let recap = run.states.recap();
+    let run_errored = run.errored.load(std::sync::atomic::Ordering::SeqCst);
     if interrupted {
         run.emit(PlaybookEvent::Error("User interrupted execution".into()));
     }
@@ -135,10 +136,15 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
         let (commands, sessions) = crate::connection::stats();
         eprintln!("[tutti] {commands} commands over {sessions} connections");
     }
+    let errored = run_errored;
     Ok(if interrupted {
         99
     } else {
-        runner::exit_code(&recap)
+        match runner::exit_code(&recap) {
+            // A play that could not start is an error even if no host failed.
+            0 if errored => 1,
+            code => code,
+        }
     })
 }
 

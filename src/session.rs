@@ -42,6 +42,11 @@ impl Session {
         } else {
             a.inventory.clone()
         };
+        // Vault secrets first: inventories and vars files may be vaulted.
+        let vault_opts = crate::vault::vault_options_from_env(&a.vault, &config);
+        let secrets = crate::vault::load_secrets(&vault_opts)?;
+        warnings.extend(secrets.warnings.iter().cloned());
+        crate::vault::set_global(secrets);
         let loaded = Inventory::load(&sources)?;
         warnings.extend(loaded.warnings);
         let extra_vars = crate::extra_vars::parse_all(&a.extra_vars)?;

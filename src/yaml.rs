@@ -100,7 +100,12 @@ impl Node {
                 m.insert(UNSAFE_MARKER.to_string(), J::String(text.clone()));
                 J::Object(m)
             }
-            Value::Tagged { text, .. } => J::String(text.clone()),
+            // `!vault |` values decrypt when the run has secrets; without
+            // them the ciphertext stays (Ansible fails only on use).
+            Value::Tagged {
+                tag: Tag::Vault,
+                text,
+            } => J::String(crate::vault::decrypt_global(text).unwrap_or_else(|_| text.clone())),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(pairs) => {
                 let mut map = serde_json::Map::new();
@@ -228,6 +233,16 @@ fn python_float(f: f64) -> String {
 
 /// Load one YAML document. An empty document (or only comments) is `Null`.
 pub fn load(source: &Source) -> Result<Loaded, Diagnostic> {
+    // A whole file encrypted with Ansible Vault (vars files, group_vars,
+    // role vars...) is decrypted with the run's secrets first.
+    if crate::vault::is_vault(&source.text) {
+        let plain = crate::vault::decrypt_global(&source.text)
+            .map_err(|e| Diagnostic::error(format!("{e} for {}", source.name)))?;
+        let decrypted = Source::new(source.name.clone(), plain);
+        let loaded = load(&decrypted)?;
+        register_strings(&loaded.node);
+        return Ok(loaded);
+    }
     let mut builder = Builder {
         parser: Parser::new_from_str(&source.text),
         source,
@@ -241,6 +256,17 @@ pub fn load(source: &Source) -> Result<Loaded, Diagnostic> {
         source: source.clone(),
         warnings: builder.warnings,
     })
+}
+
+/// Every string of a decrypted file is a secret for output purposes.
+fn register_strings(n: &Node) {
+    match &n.value {
+        Value::Str(s) => crate::secret::register(s),
+        Value::Tagged { text, .. } => crate::secret::register(text),
+        Value::Seq(items) => items.iter().for_each(register_strings),
+        Value::Map(pairs) => pairs.iter().for_each(|(_, v)| register_strings(v)),
+        _ => {}
+    }
 }
 
 struct Builder<'a> {

@@ -106,12 +106,7 @@ pub fn load_vars_file(path: &Path) -> Result<(Vars, Vec<String>), Diagnostic> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Diagnostic::parse(format!("Unable to read {name}: {e}"), None))?;
     let source = Source::new(name.as_str(), text);
-    if source.text.starts_with("$ANSIBLE_VAULT;") {
-        return Err(Diagnostic::parse(
-            "Attempting to decrypt but no vault secrets found",
-            Some(crate::diagnostic::Span::new(&source, 1, 1)),
-        ));
-    }
+    // A vaulted file is decrypted by the YAML loader with the run's secrets.
     let loaded = crate::yaml::load(&source)?;
     match loaded.node.to_json() {
         serde_json::Value::Object(map) => Ok((map, loaded.warnings)),

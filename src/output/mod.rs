@@ -100,12 +100,12 @@ pub fn spawn(format: Format) -> (mpsc::UnboundedSender<Event>, JoinHandle<()>) {
             // A closed pipe (`| head`) must not panic the printer.
             if !out.is_empty() {
                 let mut so = std::io::stdout().lock();
-                let _ = so.write_all(&out);
+                let _ = so.write_all(&crate::secret::scrub_bytes(&out));
                 let _ = so.flush();
             }
             if !err.is_empty() {
                 let mut se = std::io::stderr().lock();
-                let _ = se.write_all(&err);
+                let _ = se.write_all(&crate::secret::scrub_bytes(&err));
             }
         }
     });
@@ -168,13 +168,20 @@ pub fn spawn_playbook(
 fn emit_playbook(format: PlaybookFormat, human: &mut human::Human, ev: &events::PlaybookEvent) {
     match format {
         PlaybookFormat::Human => {
-            let r = human.render(ev);
+            let mut r = human.render(ev);
+            // Secrets are scrubbed at the one place everything is printed.
+            for (_, chunk) in r.chunks.iter_mut() {
+                if let std::borrow::Cow::Owned(clean) = crate::secret::scrub_bytes(chunk) {
+                    *chunk = clean;
+                }
+            }
             let so = std::io::stdout();
             let se = std::io::stderr();
             let _ = r.write_to(&mut so.lock(), &mut se.lock());
         }
         PlaybookFormat::Json => {
             let line = json::render_playbook(ev);
+            let line = crate::secret::scrub_bytes(&line);
             let mut so = std::io::stdout().lock();
             let _ = so.write_all(&line);
             let _ = so.flush();

@@ -50,6 +50,8 @@ pub struct Run {
     pub forks: Semaphore,
     /// `--start-at-task`: set once the named task was reached.
     pub started: AtomicBool,
+    /// A play could not start ([`Run::fail`]).
+    pub errored: AtomicBool,
     /// Facts kept between runs (`fact_caching = jsonfile`).
     pub fact_cache: fact_cache::FactCache,
     /// The playbook file being run (for `playbook_dir`).
@@ -76,6 +78,7 @@ impl Run {
             states: States::default(),
             forks: Semaphore::new(forks),
             started: AtomicBool::new(started),
+            errored: AtomicBool::new(false),
             fact_cache,
             playbook_dir: std::sync::Mutex::new(PathBuf::new()),
         })
@@ -83,6 +86,14 @@ impl Run {
 
     pub fn emit(&self, ev: PlaybookEvent) {
         let _ = self.events.send(ev);
+    }
+
+    /// An error that stops the play before it runs (a vars file that
+    /// cannot be read, a prompt without an answer): exit code 1.
+    pub fn fail(&self, msg: impl Into<String>) {
+        self.errored
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.emit(PlaybookEvent::Error(msg.into()));
     }
 
     pub fn warn(&self, msg: impl Into<String>) {

@@ -105,7 +105,7 @@ pub async fn run_play(run: &Arc<Run>, play: &Arc<Play>) {
     let prompts = match prompt_vars(run, play) {
         Ok(p) => p,
         Err(e) => {
-            run.emit(PlaybookEvent::Error(e));
+            run.fail(e);
             return;
         }
     };
@@ -139,7 +139,7 @@ pub async fn run_play(run: &Arc<Run>, play: &Arc<Play>) {
                     layers.insert(h.clone(), l);
                 }
                 Err(e) => {
-                    run.emit(PlaybookEvent::Error(e));
+                    run.fail(e);
                     return;
                 }
             }

@@ -20,6 +20,29 @@ use crate::secret::Secret;
 pub use cli::{AnsibleVaultCli, VaultArgs, VaultCli};
 pub use secrets::{VaultOptions, VaultSecrets, load_secrets, vault_options_from_env};
 
+/// The secrets of this run, set once when the command starts, so every
+/// place that reads YAML can decrypt what it finds.
+static GLOBAL: std::sync::OnceLock<VaultSecrets> = std::sync::OnceLock::new();
+
+/// Makes `secrets` the run's vault secrets.
+pub fn set_global(secrets: VaultSecrets) {
+    let _ = GLOBAL.set(secrets);
+}
+
+/// Decrypts vaulted text with the run's secrets, and remembers the
+/// plaintext so it is scrubbed from all output.
+pub fn decrypt_global(text: &str) -> Result<String, VaultError> {
+    let secrets = GLOBAL.get().ok_or(VaultError::NoSecrets)?;
+    if secrets.is_empty() {
+        return Err(VaultError::NoSecrets);
+    }
+    let plain = decrypt(text, secrets)?;
+    let plain = String::from_utf8(plain)
+        .map_err(|_| VaultError::Format("the decrypted data is not UTF-8 text".into()))?;
+    crate::secret::register(&plain);
+    Ok(plain)
+}
+
 /// The label of a secret given without one, and of 1.1 files.
 pub const DEFAULT_VAULT_ID: &str = "default";
 
