@@ -93,7 +93,7 @@ impl fmt::Display for Secret {
 
 #[cfg(test)]
 mod tests {
-    use super::Secret;
+    use super::{Secret, register, scrub};
 
     #[test]
     fn registered_secrets_are_scrubbed() {
