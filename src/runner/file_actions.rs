@@ -54,9 +54,20 @@ fn truthy(args: &Map<String, Value>, key: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn module(name: &str) -> Result<&'static dyn tutti_modules::Module, Outcome> {
-    tutti_modules::find(name)
-        .ok_or_else(|| Outcome::failed(format!("the {name} module is not available")))
+/// Hands the prepared arguments to the module `name` on the host.
+async fn hand_to(
+    hc: &HostCtx,
+    t: &Arc<Task>,
+    name: &str,
+    args: Map<String, Value>,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    match tutti_modules::find(name) {
+        Some(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
+        None => Outcome::failed(format!("the {name} module is not available")),
+    }
 }
 
 /// Resolves `src` of `copy` (unless `remote_src`), keeping a trailing `/`.
@@ -86,10 +97,7 @@ pub async fn copy(
         }
         args.insert("src".into(), Value::String(s));
     }
-    match module("copy") {
-        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
-        Err(o) => o,
-    }
+    hand_to(hc, t, "copy", args, scope, check, delegate).await
 }
 
 /// `template`: render on the controller, then `copy` the text.
@@ -223,10 +231,7 @@ pub async fn template(
         args.remove(k);
     }
     args.insert("content".into(), Value::String(rendered));
-    match module("copy") {
-        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
-        Err(o) => o,
-    }
+    hand_to(hc, t, "copy", args, scope, check, delegate).await
 }
 
 /// `script`: the first word is a controller file.
@@ -262,10 +267,7 @@ pub async fn script(
         };
         args.insert(key.into(), Value::String(joined));
     }
-    match module("script") {
-        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
-        Err(o) => o,
-    }
+    hand_to(hc, t, "script", args, scope, check, delegate).await
 }
 
 /// `fetch`: `dest` is relative to the playbook; the host name sets the layout.
@@ -291,10 +293,7 @@ pub async fn fetch(
         }
     }
     args.insert("_inventory_hostname".into(), Value::String(hc.host.clone()));
-    match module("fetch") {
-        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
-        Err(o) => o,
-    }
+    hand_to(hc, t, "fetch", args, scope, check, delegate).await
 }
 
 /// `assemble` with `remote_src: false`: fragments on the controller.
@@ -324,10 +323,7 @@ pub async fn assemble(
             Value::String(found.to_string_lossy().into_owned()),
         );
     }
-    match module("assemble") {
-        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
-        Err(o) => o,
-    }
+    hand_to(hc, t, "assemble", args, scope, check, delegate).await
 }
 
 /// Resolves `src` of `unarchive` (unless `remote_src` or a URL).
@@ -358,8 +354,5 @@ pub async fn unarchive(
             Value::String(found.to_string_lossy().into_owned()),
         );
     }
-    match module("unarchive") {
-        Ok(m) => task::run_module_with(hc, t, m, args, scope, check, delegate).await,
-        Err(o) => o,
-    }
+    hand_to(hc, t, "unarchive", args, scope, check, delegate).await
 }

@@ -1039,8 +1039,9 @@ pub enum Include {
     Loaded { steps: Vec<Step>, file: String },
 }
 
-/// Renders the file name of an `include_tasks`, checks `when`, and loads it.
-pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
+/// The part every include shares: its scope and modes, and its `when`
+/// (reported as skipped or failed here).
+fn include_preamble(hc: &HostCtx, t: &Arc<Task>) -> Result<(Scope, Modes), Include> {
     let scope = hc.scope_for(t);
     let modes = match modes(hc, t, &scope) {
         Ok(m) => m,
@@ -1053,20 +1054,28 @@ pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
                 Outcome::failed(e.to_string()),
                 None,
             );
-            return Include::Failed(f.flow);
+            return Err(Include::Failed(f.flow));
         }
     };
     match eval_conds(hc, &t.kw.when, &scope) {
         Err(e) => {
             let f = report(hc, t, TaskKind::Task, &modes, Outcome::failed(e), None);
-            return Include::Failed(f.flow);
+            Err(Include::Failed(f.flow))
         }
         Ok(Some(c)) => {
             report(hc, t, TaskKind::Task, &modes, skipped(&c), None);
-            return Include::Skipped;
+            Err(Include::Skipped)
         }
-        Ok(None) => {}
+        Ok(None) => Ok((scope, modes)),
     }
+}
+
+/// Renders the file name of an `include_tasks`, checks `when`, and loads it.
+pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
+    let (scope, modes) = match include_preamble(hc, t) {
+        Ok(x) => x,
+        Err(done) => return done,
+    };
     let raw = t
         .args
         .get("file")
@@ -1282,32 +1291,10 @@ pub async fn run_module_with(
 /// `include_role`: checks `when`, renders the arguments and loads the role
 /// for this host.
 pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
-    let scope = hc.scope_for(t);
-    let modes = match modes(hc, t, &scope) {
-        Ok(m) => m,
-        Err(e) => {
-            let f = report(
-                hc,
-                t,
-                TaskKind::Task,
-                &default_modes(hc),
-                Outcome::failed(e.to_string()),
-                None,
-            );
-            return Include::Failed(f.flow);
-        }
+    let (scope, modes) = match include_preamble(hc, t) {
+        Ok(x) => x,
+        Err(done) => return done,
     };
-    match eval_conds(hc, &t.kw.when, &scope) {
-        Err(e) => {
-            let f = report(hc, t, TaskKind::Task, &modes, Outcome::failed(e), None);
-            return Include::Failed(f.flow);
-        }
-        Ok(Some(c)) => {
-            report(hc, t, TaskKind::Task, &modes, skipped(&c), None);
-            return Include::Skipped;
-        }
-        Ok(None) => {}
-    }
     let args = match render_args(hc, t, &scope) {
         Ok(a) => a,
         Err(e) => {
