@@ -174,6 +174,7 @@ fn is_supported(section: &str, key: &str) -> bool {
         "fact_caching_connection",
         "fact_caching_timeout",
         "ansible_managed",
+        "log_path",
         "nocows",
         "nocolor",
         "force_color",

@@ -83,8 +83,15 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
         OutputFormat::Json => crate::output::PlaybookFormat::Json,
         OutputFormat::Human => crate::output::PlaybookFormat::Human,
     };
-    let (events, printer) =
-        crate::output::spawn_playbook(format, cli.connect.verbose, cli.connect.diff);
+    let (events, printer) = crate::output::spawn_playbook(
+        format,
+        cli.connect.verbose,
+        cli.connect.diff,
+        session
+            .config
+            .get("defaults", "log_path", "ANSIBLE_LOG_PATH")
+            .map(std::path::PathBuf::from),
+    );
     for w in warnings {
         let _ = events.send(PlaybookEvent::Warning(w));
     }

@@ -83,3 +83,63 @@ fn vaulted_values_decrypt_and_never_leak() {
     assert_eq!(r.code, Some(1), "{}", r.both());
     assert!(r.stderr.contains("Decryption failed"), "{}", r.stderr);
 }
+
+#[test]
+fn vaulted_files_copy_decrypted_and_log_is_scrubbed() {
+    let p = Project::new();
+    p.write("pw", "correct horse\n")
+        .write("inv.ini", "localhost ansible_connection=local\n")
+        .write("cert.pem", &format!("BEGIN {SECRET} END\n"));
+    let enc = p
+        .tutti()
+        .args([
+            "vault",
+            "encrypt",
+            "--vault-password-file",
+            "pw",
+            "cert.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        enc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+    assert!(common::project::read(&p.path("cert.pem")).starts_with("$ANSIBLE_VAULT;1.1;AES256"));
+    p.write(
+        "site.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: src=cert.pem dest={out}/plain.pem\n    - copy: src=cert.pem dest={out}/still-vaulted.pem decrypt=false\n    - copy:\n        content: \"{{{{ lookup('unvault', 'cert.pem') }}}}\"\n        dest: {out}/unvaulted.pem\n",
+            out = p.path("").display()
+        ),
+    );
+    let mut cmd = p.tutti();
+    cmd.env("ANSIBLE_LOG_PATH", p.path("run.log")).args([
+        "playbook",
+        "-i",
+        "inv.ini",
+        "site.yml",
+        "--vault-password-file",
+        "pw",
+        "--diff",
+        "-vvv",
+    ]);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("changed=3"), "{stdout}");
+    let want = format!("BEGIN {SECRET} END\n");
+    assert_eq!(common::project::read(&p.path("plain.pem")), want);
+    assert_eq!(common::project::read(&p.path("unvaulted.pem")), want);
+    assert!(common::project::read(&p.path("still-vaulted.pem")).starts_with("$ANSIBLE_VAULT;"));
+    // The log has the run, in Ansible's line format, and no plaintext.
+    let log = common::project::read(&p.path("run.log"));
+    assert!(log.contains("n=ansible INFO| TASK [copy]"), "{log}");
+    assert!(log.contains("PLAY RECAP"), "{log}");
+    assert!(!log.contains(SECRET), "leaked to log: {log}");
+}

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod events;
 pub mod human;
 pub mod json;
+pub mod log;
 pub mod minimal;
 pub mod order;
 pub mod pyjson;
@@ -127,6 +128,7 @@ pub fn spawn_playbook(
     format: PlaybookFormat,
     verbosity: u8,
     diff: bool,
+    log_path: Option<std::path::PathBuf>,
 ) -> (mpsc::UnboundedSender<events::PlaybookEvent>, JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<events::PlaybookEvent>();
     let env_bool = |k: &str, default: bool| {
@@ -151,15 +153,31 @@ pub fn spawn_playbook(
     let handle = tokio::spawn(async move {
         let mut human = human::Human::new(opts);
         let mut orderer = order::Orderer::default();
+        // The log gets the human lines whatever the screen format is.
+        let mut log = log_path.as_deref().and_then(log::Log::open);
+        let mut log_human = human::Human::new(human::HumanOptions {
+            color: false,
+            ..opts
+        });
+        let mut emit = |ev: &events::PlaybookEvent| {
+            emit_playbook(format, &mut human, ev);
+            if let Some(l) = log.as_mut() {
+                let r = log_human.render(ev);
+                for (stream, chunk) in &r.chunks {
+                    let chunk = crate::secret::scrub_bytes(chunk);
+                    l.write(&chunk, *stream == human::Stream::Stderr);
+                }
+            }
+        };
         while let Some(incoming) = rx.recv().await {
             for ev in orderer.push(incoming) {
-                emit_playbook(format, &mut human, &ev);
+                emit(&ev);
             }
         }
         let mut rest = Vec::new();
         orderer.flush(&mut rest);
         for ev in rest {
-            emit_playbook(format, &mut human, &ev);
+            emit(&ev);
         }
     });
     (tx, handle)

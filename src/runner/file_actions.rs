@@ -95,6 +95,24 @@ pub async fn copy(
         if trailing {
             s.push('/');
         }
+        // `decrypt` (default true): a vaulted source file is copied as its
+        // plaintext.
+        let decrypt = args
+            .get("decrypt")
+            .and_then(tutti_modules::params::to_bool)
+            .unwrap_or(true);
+        args.remove("decrypt");
+        if decrypt && found.is_file() {
+            match decrypted_copy(&found) {
+                Ok(Some(plain)) => {
+                    args.remove("src");
+                    args.insert("content".into(), Value::String(plain));
+                    return hand_to(hc, t, "copy", args, scope, check, delegate).await;
+                }
+                Ok(None) => {}
+                Err(e) => return Outcome::failed(e),
+            }
+        }
         args.insert("src".into(), Value::String(s));
     }
     hand_to(hc, t, "copy", args, scope, check, delegate).await
@@ -125,6 +143,18 @@ pub async fn template(
     let source = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) => return Outcome::failed(format!("Could not read '{}': {e}", path.display())),
+    };
+    // A vaulted template is decrypted first, as in Ansible.
+    let source = if source.starts_with(b"$ANSIBLE_VAULT") {
+        match String::from_utf8(source.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|t| crate::vault::decrypt_global(&t).map_err(|e| e.to_string()))
+        {
+            Ok(plain) => plain.into_bytes(),
+            Err(e) => return Outcome::failed(format!("{e} for {}", path.display())),
+        }
+    } else {
+        source
     };
     let source = match String::from_utf8(source) {
         Ok(s) => s,
@@ -355,4 +385,21 @@ pub async fn unarchive(
         );
     }
     hand_to(hc, t, "unarchive", args, scope, check, delegate).await
+}
+
+/// The plaintext of a vaulted controller file (None when it is not vaulted).
+fn decrypted_copy(path: &Path) -> Result<Option<String>, String> {
+    let mut head = [0u8; 14];
+    let is_vault = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map(|n| head[..n].starts_with(b"$ANSIBLE_VAULT"))
+        .unwrap_or(false);
+    if !is_vault {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("Could not read {}: {e}", path.display()))?;
+    crate::vault::decrypt_global(&text)
+        .map(Some)
+        .map_err(|e| format!("{e} for {}", path.display()))
 }

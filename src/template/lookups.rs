@@ -675,6 +675,11 @@ fn run(ctx: &Arc<Ctx>, name: &str, terms: &[Value], kw: &KwMap) -> Result<Vec<Va
                 let path = find_file(ctx, "files", &t)
                     .ok_or_else(|| err(format!("could not locate file in lookup: {t}")))?;
                 let mut text = read_text(&path)?;
+                // Vaulted files are decrypted transparently, as in Ansible.
+                if crate::vault::is_vault(&text) {
+                    text = crate::vault::decrypt_global(&text)
+                        .map_err(|e| err(format!("{e} for {}", path.display())))?;
+                }
                 if rstrip {
                     text = text.trim_end().to_string();
                 }
@@ -682,6 +687,22 @@ fn run(ctx: &Arc<Ctx>, name: &str, terms: &[Value], kw: &KwMap) -> Result<Vec<Va
                     text = text.trim_start().to_string();
                 }
                 out.push(Value::from(text));
+            }
+            out
+        }
+        "unvault" => {
+            let mut out = Vec::new();
+            for t in strs()? {
+                let path = find_file(ctx, "files", &t)
+                    .ok_or_else(|| err(format!("Unable to find '{t}' in expected paths")))?;
+                let text = read_text(&path)?;
+                let plain = if crate::vault::is_vault(&text) {
+                    crate::vault::decrypt_global(&text)
+                        .map_err(|e| err(format!("{e} for {}", path.display())))?
+                } else {
+                    text
+                };
+                out.push(Value::from(plain));
             }
             out
         }
