@@ -627,11 +627,6 @@ fn load_errors_point_at_file_line_and_column() {
             "",
         ),
         (
-            "    - ping: {bogus: 1}\n",
-            "Unsupported parameters for (ping) module: bogus.",
-            "",
-        ),
-        (
             "    - debug: msg=hi\n      notify: nothere\n",
             "The requested handler 'nothere' was not found",
             "",
@@ -814,5 +809,24 @@ fn become_with_sudo_and_su() {
         m.iter()
             .any(|x| x.contains("become method 'doas' is not supported")),
         "{m:?}"
+    );
+}
+
+/// Module arguments are checked per host when the task runs, as in Ansible,
+/// so a bad argument is a task failure that `register` and `ignore_errors`
+/// (and `rescue`) see — Ansible's own integration targets rely on it.
+#[test]
+fn bad_module_arguments_fail_the_task_not_the_load() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - file:\n        state: hard\n      register: r\n      ignore_errors: true\n    - assert:\n        that:\n          - r is failed\n          - \"'missing required arguments: path' in r.msg\"\n    - block:\n        - ping: {bogus: 1}\n      rescue:\n        - debug: msg=\"rescued {{ ansible_failed_result.msg }}\"\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(r.stdout.contains("...ignoring"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("rescued Unsupported parameters for (ping) module: bogus"),
+        "{}",
+        r.stdout
     );
 }

@@ -1259,3 +1259,18 @@ fn loop_controls_and_namespace() {
         "1,2"
     );
 }
+
+#[test]
+fn now_global_gives_a_datetime_or_a_formatted_string() {
+    let year: i64 = s("{{ now(fmt='%Y') }}").parse().unwrap();
+    assert!(year >= 2024, "{year}");
+    // Python's %f: six digits of microseconds.
+    let frac = s("{{ now(utc=true, fmt='%s.%f') }}");
+    let (secs, micros) = frac.split_once('.').unwrap();
+    assert!(secs.parse::<i64>().unwrap() > 1_700_000_000);
+    assert_eq!(micros.len(), 6, "{frac}");
+    assert!(b("now().year >= 2024 and now().timestamp() > 0", json!({})));
+    assert!(b("now(true).strftime('%H') | int < 24", json!({})));
+    // A bad format code is a template error, not a crash.
+    let _ = t().render_str("{{ now(fmt='%Q') }}", &scope_with(json!({})));
+}

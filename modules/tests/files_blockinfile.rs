@@ -162,3 +162,38 @@ async fn validate_and_backup() {
     let b = r.result()["backup_file"].as_str().unwrap().to_string();
     assert!(b.starts_with("/etc/hosts.4242.") && b.ends_with('~'), "{b}");
 }
+
+/// `(?m)` makes insertafter/insertbefore search the whole file, so a
+/// pattern may span lines; without it the same pattern never matches a
+/// single line and the block goes to the end.
+#[tokio::test]
+async fn multiline_flag_searches_across_lines() {
+    let start = "SID_LIST_LISTENER_DG =\n  (SID_LIST =\n    (SID_DESC =\n";
+    let host = FakeHost::new().with_file("/f", start);
+    converge(
+        "blockinfile",
+        json!({"path": "/f", "block": "X", "insertafter": "(?m)SID_LIST_LISTENER_DG =\\n.*\\(SID_LIST =", "marker": "# {mark} 1"}),
+        &host,
+    )
+    .await;
+    assert_eq!(
+        text(&host, "/f"),
+        "SID_LIST_LISTENER_DG =\n  (SID_LIST =\n# BEGIN 1\nX\n# END 1\n    (SID_DESC =\n"
+    );
+    let host = FakeHost::new().with_file("/f", start);
+    converge(
+        "blockinfile",
+        json!({"path": "/f", "block": "X", "insertbefore": "(?m)LISTENER_DG =\\n.*\\(SID_LIST =", "marker": "# {mark} 1"}),
+        &host,
+    )
+    .await;
+    assert!(text(&host, "/f").starts_with("# BEGIN 1\nX\n# END 1\nSID_LIST"));
+    let host = FakeHost::new().with_file("/f", start);
+    converge(
+        "blockinfile",
+        json!({"path": "/f", "block": "X", "insertafter": "SID_LIST_LISTENER_DG =\\n.*\\(SID_LIST =", "marker": "# {mark} 2"}),
+        &host,
+    )
+    .await;
+    assert_eq!(text(&host, "/f"), format!("{start}# BEGIN 2\nX\n# END 2\n"));
+}

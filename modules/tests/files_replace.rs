@@ -144,3 +144,33 @@ async fn backup_and_symbolic_mode() {
     assert_eq!(content(&host, &b), fixture("replace", "nginx.conf"));
     assert_eq!(host.node("/etc/nginx.conf").unwrap().mode, 0o600);
 }
+
+/// Python rejects a replacement that escapes an ASCII letter it does not
+/// know (`\D`), and Ansible reports it with its own prefix; other escapes
+/// keep their backslash, and `\a \f \v` are control characters.
+#[test]
+fn replacement_escapes_follow_python() {
+    let m = tutti_modules::find("replace").unwrap();
+    let e = m
+        .prepare(tutti_modules::testing::args(
+            json!({"path": "/f", "regexp": "\\.", "replace": "\\D"}),
+        ))
+        .err()
+        .expect("bad escape is refused");
+    assert_eq!(
+        e.msg,
+        "Unable to process replace due to error: bad escape \\D at position 0"
+    );
+}
+
+#[tokio::test]
+async fn known_escapes_in_the_replacement() {
+    let host = FakeHost::new().with_file("/f", "a.b\n");
+    converge(
+        "replace",
+        json!({"path": "/f", "regexp": "b$", "replace": "\\.\\t\\vB"}),
+        &host,
+    )
+    .await;
+    assert_eq!(text(&host, "/f"), "a.\\.\t\x0bB\n");
+}

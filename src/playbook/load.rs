@@ -877,7 +877,6 @@ fn parse_task(
         base_dir: file.dir.clone(),
         role: role.map(str::to_string),
     };
-    validate_args(file, n, &task)?;
     Ok(task)
 }
 
@@ -953,50 +952,6 @@ fn parse_loop_control(file: &File, n: Option<&Node>) -> Result<LoopControl, Diag
         extended: n.get("extended").map(Node::to_json),
         break_when: conds(file, n.get("break_when"))?,
     })
-}
-
-/// Module arguments without templates are validated now, so a bad
-/// parameter fails before any host is contacted.
-fn validate_args(file: &File, n: &Node, task: &Task) -> Result<(), Diagnostic> {
-    let Some(module) = tutti_modules::find(&task.action) else {
-        return Ok(());
-    };
-    // These get controller paths resolved at run time (role files/,
-    // playbook dir), so their raw arguments are not yet what the module
-    // will see.
-    if matches!(
-        task.action.as_str(),
-        "copy" | "script" | "fetch" | "assemble" | "unarchive"
-    ) {
-        return Ok(());
-    }
-    if Value::Object(task.args.clone()).to_string().contains("{{")
-        || task
-            .args
-            .to_owned()
-            .values()
-            .any(|v| v.to_string().contains("{%"))
-    {
-        return Ok(());
-    }
-    if let Err(e) = module.prepare(task.args.clone()) {
-        let at = e
-            .param
-            .as_deref()
-            .and_then(|p| find_param_node(n, &task.action_as_written, p))
-            .unwrap_or(n);
-        return Err(file.err(at, e.msg));
-    }
-    Ok(())
-}
-
-fn find_param_node<'a>(task: &'a Node, action: &str, param: &str) -> Option<&'a Node> {
-    let args = task.get(action)?;
-    args.as_map()?
-        .iter()
-        .find(|(k, _)| k.key_string() == param)
-        .map(|(k, _)| k)
-        .or(Some(args))
 }
 
 /// Whether a string holds template syntax (a name that can only be known

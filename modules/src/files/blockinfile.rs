@@ -224,6 +224,18 @@ impl Task {
             _ => match &self.place {
                 Place::Bof => 0,
                 Place::Eof => lines.len(),
+                Place::After(re) | Place::Before(re) if multiline(re.as_str()) => {
+                    // With the (?m) flag the pattern searches the whole
+                    // file; the block goes after the line holding the
+                    // match's end (before the line holding its start).
+                    let whole = text::decode(&lines.concat());
+                    let after = matches!(self.place, Place::After(_));
+                    match re.find(&whole).ok().flatten() {
+                        None => lines.len(),
+                        Some(m) if after => whole[..m.end()].matches('\n').count() + 1,
+                        Some(m) => whole[..m.start()].matches('\n').count(),
+                    }
+                }
                 Place::After(re) | Place::Before(re) => {
                     let mut hit = None;
                     for (i, l) in lines.iter().enumerate() {
@@ -366,4 +378,13 @@ impl Prepared for Task {
             diff,
         })
     }
+}
+
+/// Whether a pattern turns on multi-line matching with a leading inline
+/// flag group such as `(?m)` or `(?im)`, as Python's `re.MULTILINE`.
+fn multiline(pattern: &str) -> bool {
+    pattern
+        .strip_prefix("(?")
+        .and_then(|rest| rest.split([')', ':']).next())
+        .is_some_and(|flags| flags.chars().all(|c| c.is_ascii_alphabetic()) && flags.contains('m'))
 }

@@ -123,6 +123,23 @@ impl Template {
                     lit.push('\\');
                     i += 2;
                 }
+                'a' => {
+                    lit.push('\x07');
+                    i += 2;
+                }
+                'f' => {
+                    lit.push('\x0c');
+                    i += 2;
+                }
+                'v' => {
+                    lit.push('\x0b');
+                    i += 2;
+                }
+                // Python rejects escapes of other ASCII letters, so a typo
+                // such as `\D` fails instead of writing a literal.
+                other if other.is_ascii_alphabetic() => {
+                    return Err(format!("bad escape \\{other} at position {i}"));
+                }
                 other => {
                     lit.push('\\');
                     lit.push(other);

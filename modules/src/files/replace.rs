@@ -110,8 +110,12 @@ impl Module for Replace {
         }
         common::check_validate(&p.validate)?;
         let re = pyre::compile(&p.regexp, "m").map_err(|e| ParamError::at("regexp", e))?;
-        let tpl = Template::parse(&p.replace.unwrap_or_default())
-            .map_err(|e| ParamError::at("replace", e))?;
+        let tpl = Template::parse(&p.replace.unwrap_or_default()).map_err(|e| {
+            ParamError::at(
+                "replace",
+                format!("Unable to process replace due to error: {e}"),
+            )
+        })?;
         let after = p.after.filter(|s| !s.is_empty());
         let before = p.before.filter(|s| !s.is_empty());
         let pattern = match (&after, &before) {
@@ -159,9 +163,13 @@ impl Prepared for Task {
                 result: [("rc".to_string(), json!(256))].into_iter().collect(),
             });
         }
-        let original = st.content.clone().ok_or_else(|| {
-            ModuleError::failed(format!("cannot read {}: Permission denied", self.path))
-        })?;
+        // A character device such as /dev/null reads as empty, as in Python.
+        let original = (!st.is_file() && st.content.is_none())
+            .then(Vec::new)
+            .or_else(|| st.content.clone())
+            .ok_or_else(|| {
+                ModuleError::failed(format!("cannot read {}: Permission denied", self.path))
+            })?;
         let contents = text::decode(&original);
         let (start, end) = match &self.section {
             None => (0, contents.len()),

@@ -658,7 +658,7 @@ impl Object for DateTime {
             "timestamp" => Ok(Value::from(self.0.and_utc().timestamp() as f64)),
             "strftime" => {
                 let fmt = args.first().map(py_str).unwrap_or_default();
-                Ok(Value::from(self.0.format(&fmt).to_string()))
+                format_time(&self.0, &fmt)
             }
             "isoformat" => Ok(Value::from(self.0.format("%Y-%m-%dT%H:%M:%S").to_string())),
             _ => Err(minijinja::Error::from(minijinja::ErrorKind::UnknownMethod)),
@@ -667,6 +667,37 @@ impl Object for DateTime {
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S"))
+    }
+}
+
+/// Python's `%f` is microseconds; chrono's is nanoseconds.
+fn py_time_format(fmt: &str) -> String {
+    fmt.replace("%f", "%6f")
+}
+
+/// Formats with Python strftime codes; a bad code is an error, where
+/// chrono's `to_string` would panic.
+fn format_time(t: &chrono::NaiveDateTime, fmt: &str) -> Result<Value, Error> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    write!(out, "{}", t.format(&py_time_format(fmt)))
+        .map_err(|_| err(format!("strftime: invalid format '{fmt}'")))?;
+    Ok(Value::from(out))
+}
+
+/// Ansible's `now(utc=False, fmt=None)` global: the current time as a
+/// datetime, or formatted with strftime codes when `fmt` is given.
+fn f_now(args: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let a = Args::new(args, kw);
+    let utc = a.bool(0, "utc", false);
+    let now = if utc {
+        chrono::Utc::now().naive_utc()
+    } else {
+        chrono::Local::now().naive_local()
+    };
+    match a.get(1, "fmt").filter(|v| !v.is_none()) {
+        Some(fmt) => format_time(&now, &py_str(&fmt)),
+        None => Ok(Value::from_object(DateTime(now))),
     }
 }
 
@@ -894,6 +925,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("comment", f_comment);
     env.add_filter("strftime", f_strftime);
     env.add_filter("to_datetime", f_to_datetime);
+    env.add_function("now", f_now);
     env.add_filter("to_uuid", f_to_uuid);
     env.add_filter("urlsplit", f_urlsplit);
     env.add_filter("wordwrap", f_wordwrap);

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Runs Ansible's own integration targets (ansible-core 2.19.14) against tutti.
+
+The targets are GPL-3.0 and are downloaded into a git-ignored cache, never
+copied into the repository. Role targets get the one-play playbook
+ansible-test would write; script targets (runme.sh) run with `ansible` and
+`ansible-playbook` on PATH resolving to the binary under test.
+
+Each target's verdict is the task it stops at: none (it passed) or the
+first task that failed unrescued. `expected-failures.tsv` lists the known
+stops with a reason; a new failure or an unexpected pass fails the run, so
+the list only shrinks. `--ansible` runs the same harness with ansible-core
+itself, which must pass every target (the harness's own validation).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+CACHE = HERE / ".cache"
+VERSION = "2.19.14"
+SRC = CACHE / f"ansible_core-{VERSION}"
+TARGETS_DIR = SRC / "test" / "integration" / "targets"
+EXPECTED = HERE / "expected-failures.tsv"
+
+TARGETS = [
+    "stat", "replace", "blockinfile", "lineinfile", "command_shell", "file",
+    "copy", "template", "loops", "until", "conditionals", "blocks",
+    "handlers", "check_mode", "include_import", "tags",
+]
+NAMES = ["ansible", "ansible-playbook", "ansible-inventory", "ansible-galaxy",
+         "ansible-vault"]
+TIMEOUT = 900
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \**$")
+FATAL = re.compile(r"^(?:fatal|failed): \[[^\]]+\]")
+
+
+def fetch():
+    """Downloads and unpacks the sdist's integration targets, once."""
+    if TARGETS_DIR.is_dir():
+        return
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tarball = CACHE / f"ansible_core-{VERSION}.tar.gz"
+    if not tarball.exists():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+             "--no-binary", ":all:", f"ansible-core=={VERSION}", "-d", str(CACHE)],
+            check=True)
+    prefix = f"ansible_core-{VERSION}/test/integration/targets/"
+    with tarfile.open(tarball) as tar:
+        members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
+        tar.extractall(CACHE, members=members, filter="tar")
+
+
+def ansible_bin():
+    """A virtualenv with ansible-core itself, for validating the harness."""
+    venv = CACHE / "venv"
+    if not (venv / "bin" / "ansible-playbook").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q",
+                        f"ansible-core=={VERSION}"], check=True)
+    return venv / "bin"
+
+
+def tutti_bin(work):
+    """A directory where every Ansible command name is the tutti binary."""
+    exe = os.environ.get("TUTTI_BIN")
+    if not exe:
+        subprocess.run(["cargo", "build", "-q", "--bin", "tutti"], cwd=REPO,
+                       check=True)
+        exe = str(REPO / "target" / "debug" / "tutti")
+    bindir = work / "bin"
+    bindir.mkdir()
+    for name in NAMES:
+        (bindir / name).symlink_to(exe)
+    return bindir
+
+
+def write_inventory():
+    """The inventory ansible-test gives posix targets on the local host."""
+    inv = SRC / "test" / "integration" / "inventory"
+    inv.write_text(
+        "[testgroup]\n"
+        f"testhost ansible_connection=local ansible_pipelining=yes "
+        f"ansible_python_interpreter={sys.executable}\n")
+    return inv
+
+
+def aliases(target):
+    path = TARGETS_DIR / target / "aliases"
+    return path.read_text().split() if path.exists() else []
+
+
+def run_target(target, bindir, inventory, work):
+    """Runs one target; returns (exit code, output, seconds)."""
+    out_dir = Path(tempfile.mkdtemp(prefix=f"{target}-", dir=work))
+    env = dict(os.environ)
+    for key in list(env):
+        if key.startswith(("ANSIBLE_", "TUTTI_")):
+            del env[key]
+    env.update({
+        "PATH": f"{bindir}:{env.get('PATH', '')}",
+        "ANSIBLE_ROLES_PATH": f"{HERE / 'roles'}:{TARGETS_DIR}",
+        "ANSIBLE_NOCOLOR": "1",
+        "NO_COLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "OUTPUT_DIR": str(out_dir),
+        "ANSIBLE_TEST_PREFER_PODMAN": "0",
+    })
+    tdir = TARGETS_DIR / target
+    if (tdir / "runme.sh").exists():
+        cmd = ["bash", "runme.sh", "-v"]
+        cwd = tdir
+    else:
+        play = work / f"{target}.yml"
+        gather = "false" if "gather_facts/no" in aliases(target) else "true"
+        play.write_text(
+            f"- hosts: testhost\n  gather_facts: {gather}\n"
+            f"  vars:\n    output_dir: {out_dir}\n  roles:\n    - {target}\n")
+        cmd = ["ansible-playbook", "-i", str(inventory), str(play), "-v"]
+        cwd = work
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=TIMEOUT, check=False)
+        code, text = proc.returncode, proc.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        code = -1
+        text = (e.stdout or b"").decode("utf-8", "replace") + "\n[harness] timed out\n"
+    return code, ANSI.sub("", text), time.monotonic() - start
+
+
+def tally(text):
+    """Tasks run and the last task that failed without being ignored: when
+    the run fails, that is where it stopped (earlier failures were rescued)."""
+    tasks, current, last = 0, None, None
+    for line in text.splitlines():
+        m = TASK.match(line)
+        if m:
+            tasks += 1
+            current = m.group(1)
+        elif FATAL.match(line):
+            last = current
+        elif line.startswith("...ignoring") and last == current:
+            last = None
+    return tasks, last
+
+
+def load_expected():
+    expected = {}
+    if EXPECTED.exists():
+        for line in EXPECTED.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                target, task, reason = (line.split("\t") + ["", ""])[:3]
+                expected[target] = (task, reason)
+    return expected
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--ansible", action="store_true",
+                    help="run ansible-core itself (validates the harness)")
+    ap.add_argument("--targets", help="comma-separated subset")
+    ap.add_argument("--keep", action="store_true", help="keep the work dir")
+    ap.add_argument("--show", action="store_true",
+                    help="print each failing target's output tail")
+    args = ap.parse_args()
+    fetch()
+    inventory = write_inventory()
+    targets = args.targets.split(",") if args.targets else TARGETS
+    expected = {} if args.ansible else load_expected()
+    work = Path(tempfile.mkdtemp(prefix="tutti-conformance-"))
+    bindir = ansible_bin() if args.ansible else tutti_bin(work)
+    problems = []
+    print(f"{'target':16} {'tasks':>6} {'secs':>6}  verdict")
+    for target in targets:
+        code, text, secs = run_target(target, bindir, inventory, work)
+        tasks, stop = tally(text)
+        if code == 0:
+            verdict = "pass"
+        else:
+            stop = stop or "(before any task)"
+            verdict = f"stops at [{stop}] rc={code}"
+        want = expected.get(target)
+        if code == 0 and want:
+            problems.append(f"{target}: passes now; remove it from {EXPECTED.name}")
+        elif code != 0 and (not want or want[0] != stop):
+            problems.append(f"{target}: new failure at [{stop}]")
+        elif want:
+            verdict += f" (expected: {want[1]})"
+        print(f"{target:16} {tasks:6} {secs:6.1f}  {verdict}", flush=True)
+        if code != 0 and args.show:
+            print("\n".join(text.splitlines()[-40:]))
+        (work / f"{target}.log").write_text(text)
+    print(f"\nlogs in {work}")
+    for p in problems:
+        print(f"[conformance] {p}")
+    if not args.keep and not problems:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
