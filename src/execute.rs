@@ -2,7 +2,7 @@
 //! says so and check mode is off. Shared by ad-hoc runs and playbooks.
 
 use serde_json::{Map, Value};
-use tutti_modules::{Args, Host, HostError, Module, ModuleError, Plan};
+use tutti_modules::{Args, Host, HostError, Module, ModuleError, Plan, Prepared};
 
 use crate::output::Status;
 
@@ -53,6 +53,18 @@ pub async fn run(module: &dyn Module, args: Args, host: &dyn Host, check_mode: b
         Ok(p) => p,
         Err(e) => return failed(e.msg, Map::new()),
     };
+    let warnings = prepared.warnings();
+    let mut out = run_prepared(prepared.as_ref(), host, check_mode).await;
+    if !warnings.is_empty() {
+        out.result.insert(
+            "warnings".into(),
+            Value::Array(warnings.into_iter().map(Value::String).collect()),
+        );
+    }
+    out
+}
+
+async fn run_prepared(prepared: &dyn Prepared, host: &dyn Host, check_mode: bool) -> Outcome {
     let plan = match prepared.check(host).await {
         Ok(p) => p,
         Err(e) => return from_module_error(e),

@@ -830,3 +830,21 @@ fn bad_module_arguments_fail_the_task_not_the_load() {
         r.stdout
     );
 }
+
+/// Module warnings about their arguments reach `warnings` in the
+/// registered result and a `[WARNING]` line, as Ansible's `module.warn`.
+#[test]
+fn module_argument_warnings_are_registered_and_shown() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - command: echo hi\n      args:\n        executable: /bogus\n      register: r\n    - assert:\n        that:\n          - r.stdout == 'hi'\n          - r.warnings | length == 1\n          - \"'no longer supported' in r.warnings[0]\"\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(
+        r.both().contains(
+            "[WARNING]: As of Ansible 2.4, the parameter 'executable' is no longer supported"
+        ),
+        "{}",
+        r.both()
+    );
+}

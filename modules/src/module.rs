@@ -30,6 +30,12 @@ pub trait Prepared: Send + Sync {
     /// Carries out a plan that `check` returned. Never called in check mode,
     /// and never for [`Plan::InSync`].
     async fn apply(&self, plan: Plan, host: &dyn Host) -> Result<Applied, ModuleError>;
+
+    /// Warnings about the arguments themselves (Ansible's `module.warn`),
+    /// reported in the result's `warnings` whatever the outcome.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A bad module argument, found before any I/O.

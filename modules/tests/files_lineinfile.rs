@@ -284,3 +284,26 @@ async fn bad_parameters_fail_before_io() {
     .await;
     assert_eq!(msg(&e), "Path / is a directory !");
 }
+
+#[test]
+fn empty_patterns_warn() {
+    let m = tutti_modules::find("lineinfile").unwrap();
+    let p = |args| m.prepare(tutti_modules::testing::args(args)).ok().unwrap();
+    let w = p(json!({"path": "/f", "regexp": "", "line": "x"})).warnings();
+    assert_eq!(w.len(), 1);
+    assert!(
+        w[0].starts_with("The regular expression is an empty string"),
+        "{w:?}"
+    );
+    assert!(w[0].ends_with("avoid this warning."), "{w:?}");
+    let w = p(json!({"path": "/f", "search_string": "", "line": "x"})).warnings();
+    assert!(
+        w[0].starts_with("The search string is an empty string"),
+        "{w:?}"
+    );
+    assert!(
+        p(json!({"path": "/f", "regexp": "^a", "line": "x"}))
+            .warnings()
+            .is_empty()
+    );
+}

@@ -90,10 +90,13 @@ def tutti_bin(work):
 def write_inventory():
     """The inventory ansible-test gives posix targets on the local host."""
     inv = SRC / "test" / "integration" / "inventory"
+    # The system interpreter: targets become `nobody`, who cannot reach a
+    # Python under /root.
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
     inv.write_text(
         "[testgroup]\n"
         f"testhost ansible_connection=local ansible_pipelining=yes "
-        f"ansible_python_interpreter={sys.executable}\n")
+        f"ansible_python_interpreter={python}\n")
     return inv
 
 
@@ -105,6 +108,13 @@ def aliases(target):
 def run_target(target, bindir, inventory, work):
     """Runs one target; returns (exit code, output, seconds)."""
     out_dir = Path(tempfile.mkdtemp(prefix=f"{target}-", dir=work))
+    # A throwaway home, as a fresh test container has: targets copy
+    # ~/.ssh/authorized_keys and write under ~.
+    out_dir.chmod(0o755)
+    home = out_dir / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "authorized_keys").write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKZfbMlrLwKlzqZeDmTOfAUozhwh38pjb+1cS2CaShnX conformance\n")
     env = dict(os.environ)
     for key in list(env):
         if key.startswith(("ANSIBLE_", "TUTTI_")):
@@ -118,6 +128,7 @@ def run_target(target, bindir, inventory, work):
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "OUTPUT_DIR": str(out_dir),
+        "HOME": str(home),
         "ANSIBLE_TEST_PREFER_PODMAN": "0",
     })
     tdir = TARGETS_DIR / target
@@ -184,6 +195,7 @@ def main():
     targets = args.targets.split(",") if args.targets else TARGETS
     expected = {} if args.ansible else load_expected()
     work = Path(tempfile.mkdtemp(prefix="tutti-conformance-"))
+    work.chmod(0o755)
     bindir = ansible_bin() if args.ansible else tutti_bin(work)
     problems = []
     print(f"{'target':16} {'tasks':>6} {'secs':>6}  verdict")

@@ -102,6 +102,15 @@ impl Module for Command {
             creates: non_empty(p.creates),
             removes: non_empty(p.removes),
             strip_empty_ends: p.strip_empty_ends.unwrap_or(true),
+            warnings: p
+                .executable
+                .iter()
+                .map(|e| {
+                    format!(
+                        "As of Ansible 2.4, the parameter 'executable' is no longer supported with the 'command' module. Not using '{e}'."
+                    )
+                })
+                .collect(),
         }))
     }
 }

@@ -54,6 +54,8 @@ pub(crate) struct RunCommand {
     pub creates: Option<String>,
     pub removes: Option<String>,
     pub strip_empty_ends: bool,
+    /// Warnings about the arguments (an ignored `executable`, say).
+    pub warnings: Vec<String>,
 }
 
 /// Treats an empty string like an absent parameter, as Python's `if x:` does.
@@ -122,6 +124,10 @@ impl RunCommand {
 
 #[async_trait::async_trait]
 impl Prepared for RunCommand {
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
     async fn check(&self, host: &dyn HostRead) -> Result<Plan, ModuleError> {
         if let Some(creates) = &self.creates
             && self.matches(host, creates).await?

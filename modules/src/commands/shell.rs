@@ -70,6 +70,7 @@ impl Module for Shell {
             creates: non_empty(p.creates),
             removes: non_empty(p.removes),
             strip_empty_ends: p.strip_empty_ends.unwrap_or(true),
+            warnings: Vec::new(),
         }))
     }
 }

@@ -102,6 +102,7 @@ struct Task {
     want: Want,
     unsafe_writes: bool,
     stash: Stash<Planned>,
+    warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -175,6 +176,24 @@ impl Module for LineInFile {
             ));
         }
         common::check_validate(&p.validate)?;
+        let mut warnings = Vec::new();
+        let empty_regexp = p.regexp.as_deref() == Some("");
+        if empty_regexp || p.search_string.as_deref() == Some("") {
+            // An empty pattern matches every line, so the last line is
+            // replaced rather than the line appended; Ansible warns.
+            let what = if empty_regexp {
+                "regular expression"
+            } else {
+                "search string"
+            };
+            let mut w = format!(
+                "The {what} is an empty string, which will match every line in the file. This may have unintended consequences, such as replacing the last line in the file rather than appending."
+            );
+            if empty_regexp {
+                w.push_str(" If this is desired, use '^' to match every line in the file and avoid this warning.");
+            }
+            warnings.push(w);
+        }
         let search = match (&p.regexp, &p.search_string) {
             (Some(r), _) => {
                 Search::Regex(pyre::compile(r, "").map_err(|e| ParamError::at("regexp", e))?)
@@ -212,6 +231,7 @@ impl Module for LineInFile {
             want: Want::new(p.mode, p.owner, p.group)?,
             unsafe_writes: p.unsafe_writes.unwrap_or(false),
             stash: Stash::default(),
+            warnings,
         }))
     }
 }
@@ -386,6 +406,10 @@ impl Task {
 
 #[async_trait]
 impl Prepared for Task {
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
     async fn check(&self, host: &dyn HostRead) -> Result<Plan, ModuleError> {
         let opts = StatOpts::follow().with_content(u64::MAX);
         let st = host.stat(&self.path, &opts).await?;
