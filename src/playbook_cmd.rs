@@ -197,11 +197,18 @@ fn list(session: &Session, books: &[Playbook], cli: &PlaybookCli, opts: &RunOpti
             for section in [&play.pre_tasks, &play.tasks, &play.post_tasks] {
                 collect(section, &mut tasks);
             }
+            // Templated tags are shown rendered with the play's vars and
+            // the extra vars, as ansible-playbook lists them.
+            let templar = crate::template::Templar::new();
+            let mut scope = crate::template::Scope::new();
+            scope.push_layer(runner::scope::layer(&play.vars, true));
+            scope.push_layer(runner::scope::layer(&session.extra_vars, true));
             if cli.list_tasks {
                 println!("    tasks:");
                 for t in &tasks {
-                    if runner::tags::selected(&t.kw.tags, &opts.tags, &opts.skip_tags) {
-                        let mut tags = t.kw.tags.clone();
+                    let task_tags = runner::tags::render(&t.kw.tags, &templar, &scope);
+                    if runner::tags::selected(&task_tags, &opts.tags, &opts.skip_tags) {
+                        let mut tags = task_tags;
                         tags.sort();
                         tags.dedup();
                         println!("      {}\tTAGS: [{}]", t.display_name(), tags.join(", "));
@@ -209,7 +216,10 @@ fn list(session: &Session, books: &[Playbook], cli: &PlaybookCli, opts: &RunOpti
                 }
             }
             if cli.list_tags {
-                let mut all: Vec<String> = tasks.iter().flat_map(|t| t.kw.tags.clone()).collect();
+                let mut all: Vec<String> = tasks
+                    .iter()
+                    .flat_map(|t| runner::tags::render(&t.kw.tags, &templar, &scope))
+                    .collect();
                 all.sort();
                 all.dedup();
                 println!("      TASK TAGS: [{}]", all.join(", "));

@@ -848,3 +848,42 @@ fn module_argument_warnings_are_registered_and_shown() {
         r.both()
     );
 }
+
+/// `--force-handlers`: hosts that all failed still run the handlers they
+/// were notified of, and no `NO MORE HOSTS LEFT` banner follows when
+/// nothing else was left to run (as ansible-playbook 2.19 prints it).
+#[test]
+fn force_handlers_run_after_every_host_failed() {
+    let p = project(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n      notify: h\n    - fail: msg=x\n  handlers:\n    - name: h\n      debug: msg=CALLED_HANDLER\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["--force-handlers"]);
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    assert_eq!(
+        r.stdout.matches("\"msg\": \"CALLED_HANDLER\"").count(),
+        2,
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("NO MORE HOSTS LEFT"), "{}", r.stdout);
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert!(!r.stdout.contains("CALLED_HANDLER"), "{}", r.stdout);
+}
+
+/// Templated tags are rendered before selection and in `--list-tasks`.
+#[test]
+fn templated_tags_render_with_play_vars() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  vars:\n    the_tags: [tag3]\n  tasks:\n    - name: templated\n      debug: msg=RAN_TEMPLATED\n      tags: '{{ the_tags }}'\n    - name: plain\n      debug: msg=RAN_PLAIN\n      tags: other\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["--list-tasks"]);
+    assert!(
+        r.stdout.contains("      templated\tTAGS: [tag3]"),
+        "{}",
+        r.stdout
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["--tags", "tag3"]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(r.stdout.contains("RAN_TEMPLATED"), "{}", r.stdout);
+    assert!(!r.stdout.contains("RAN_PLAIN"), "{}", r.stdout);
+}

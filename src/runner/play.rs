@@ -540,5 +540,5 @@ async fn run_batch(
         }
     }
     let _ = sched.await;
-    pc.gate.is_aborted() && !pc.ended_by_meta.load(Ordering::SeqCst)
+    pc.gate.refused_any() && !pc.ended_by_meta.load(Ordering::SeqCst)
 }

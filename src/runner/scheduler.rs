@@ -40,6 +40,10 @@ pub struct Banner {
     pub check_mode: bool,
     /// Whether to print a banner (`meta` tasks have none).
     pub shown: bool,
+    /// A handler under `force_handlers`: it still runs after every host
+    /// failed (Ansible moves failed hosts on to their handlers), though
+    /// not after an interrupt.
+    pub forced: bool,
 }
 
 /// A host waiting at a task: the banner it brought and how to wake it.
@@ -61,12 +65,19 @@ enum Msg {
 pub struct Gate {
     tx: mpsc::UnboundedSender<Msg>,
     abort: Arc<AtomicBool>,
+    /// Some host was turned away by the abort (so tasks were left undone:
+    /// Ansible's `NO MORE HOSTS LEFT`).
+    refused: Arc<AtomicBool>,
 }
 
 impl Gate {
     /// Waits until this host may run the task at `key`.
     pub async fn arrive(&self, host: &str, key: Key, id: usize, banner: Banner) -> Release {
-        if self.abort.load(Ordering::SeqCst) || INTERRUPTED.load(Ordering::SeqCst) {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Release::Abort;
+        }
+        if self.abort.load(Ordering::SeqCst) && !banner.forced {
+            self.refused.store(true, Ordering::SeqCst);
             return Release::Abort;
         }
         let (reply, rx) = oneshot::channel();
@@ -99,6 +110,11 @@ impl Gate {
     pub fn is_aborted(&self) -> bool {
         self.abort.load(Ordering::SeqCst)
     }
+
+    /// Whether the abort turned any host away from a task.
+    pub fn refused_any(&self) -> bool {
+        self.refused.load(Ordering::SeqCst)
+    }
 }
 
 /// Starts a scheduler for `hosts` hosts. `between` runs whenever a group of
@@ -115,6 +131,7 @@ pub fn start(
     let gate = Gate {
         tx,
         abort: Arc::new(AtomicBool::new(false)),
+        refused: Arc::new(AtomicBool::new(false)),
     };
     let g = gate.clone();
     let handle = tokio::spawn(async move {
@@ -130,7 +147,10 @@ pub fn start(
                     break;
                 };
                 group.sort_by_key(|(h, _, _)| rank(h));
-                let mut release = if g.is_aborted() {
+                // Forced handlers run even when the play was aborted.
+                let forced = group.iter().all(|(_, b, _)| b.forced);
+                let mut release = if g.is_aborted() && !forced {
+                    g.refused.store(true, Ordering::SeqCst);
                     Release::Abort
                 } else {
                     Release::Go
@@ -181,7 +201,8 @@ pub fn start(
                         if announced.insert(id) {
                             announce(&events, &banner);
                         }
-                        let release = if g.is_aborted() {
+                        let release = if g.is_aborted() && !banner.forced {
+                            g.refused.store(true, Ordering::SeqCst);
                             Release::Abort
                         } else {
                             Release::Go

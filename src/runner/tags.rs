@@ -38,6 +38,40 @@ pub fn selected(task_tags: &[String], run: &[String], skip: &[String]) -> bool {
     run.is_empty() || matches(run)
 }
 
+/// Renders templated tags (`tags: "{{ the_tags }}"`) in `scope`, as Ansible
+/// does before selecting: a list result gives several tags, a string is
+/// split on commas. A tag that fails to render stays as written.
+pub fn render(
+    tags: &[String],
+    templar: &crate::template::Templar,
+    scope: &crate::template::Scope,
+) -> Vec<String> {
+    if !tags.iter().any(|t| crate::template::is_template(t)) {
+        return tags.to_vec();
+    }
+    let mut out = Vec::new();
+    for t in tags {
+        if !crate::template::is_template(t) {
+            out.push(t.clone());
+            continue;
+        }
+        match templar.render_str(t, scope) {
+            Ok(serde_json::Value::Array(items)) => {
+                out.extend(items.iter().map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }));
+            }
+            Ok(serde_json::Value::String(s)) => {
+                out.extend(parse_list(std::slice::from_ref(&s)));
+            }
+            Ok(other) => out.push(other.to_string()),
+            Err(_) => out.push(t.clone()),
+        }
+    }
+    out
+}
+
 /// Splits `-t a,b -t c` into a list.
 pub fn parse_list(values: &[String]) -> Vec<String> {
     values

@@ -181,11 +181,12 @@ fn with(key: &Key, n: u32) -> Key {
 /// Whether tag and `--start-at-task` selection let this task run.
 fn selected(hc: &HostCtx, t: &Task) -> bool {
     let run = &hc.pc.run;
-    if !tags::selected(&t.kw.tags, &run.opts.tags, &run.opts.skip_tags) {
+    let task_tags = tags::render(&t.kw.tags, &run.templar, &hc.scope_for(t));
+    if !tags::selected(&task_tags, &run.opts.tags, &run.opts.skip_tags) {
         // include_* and flush points still open their files so tagged
         // tasks inside can run (Ansible applies tags to their contents).
         return matches!(t.action.as_str(), "include_tasks" | "include_role" | "meta")
-            && t.kw.tags.is_empty();
+            && task_tags.is_empty();
     }
     if !run.started.load(Ordering::SeqCst) {
         let name = t.display_name();
@@ -222,6 +223,7 @@ pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> 
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
         shown: t.action != "meta",
+        forced: kind == TaskKind::Handler && hc.pc.force_handlers,
     };
     match hc.pc.gate.arrive(&hc.host, key, t.id, banner).await {
         Release::Go => task::run(hc, t, kind).await,
@@ -242,6 +244,7 @@ async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
         shown: t.action != "meta",
+        forced: false,
     };
     match hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await {
         Release::Abort => return Flow::Stop,
@@ -271,6 +274,7 @@ async fn include_role(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
         shown: true,
+        forced: false,
     };
     match hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await {
         Release::Abort => return Flow::Stop,
@@ -309,6 +313,7 @@ async fn meta(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
                 path: format!("{}:{}", t.origin.file, t.origin.line),
                 check_mode: hc.pc.check_mode,
                 shown: false,
+                forced: false,
             };
             if hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await == Release::Abort {
                 return Flow::Stop;
