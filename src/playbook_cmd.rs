@@ -108,6 +108,7 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
                 }
                 run.emit(PlaybookEvent::Playbook {
                     path: b.path.display().to_string(),
+                    plays: b.plays.len(),
                 });
                 for play in &b.plays {
                     runner::play::run_play(&run, play).await;

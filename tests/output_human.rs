@@ -164,7 +164,10 @@ fn golden_events(site: &str) -> Vec<PlaybookEvent> {
     );
     fail.origin = Some((site.to_string(), 17, 7));
     vec![
-        PlaybookEvent::Playbook { path: site.into() },
+        PlaybookEvent::Playbook {
+            path: site.into(),
+            plays: 1,
+        },
         play("Demo play"),
         task("Say hi"),
         ev(res(
@@ -745,6 +748,7 @@ fn vv_shows_playbook_task_path_and_notifications() {
         &[
             PlaybookEvent::Playbook {
                 path: "/srv/demo/site.yml".into(),
+                plays: 1,
             },
             play(""),
             PlaybookEvent::TaskStart {
@@ -768,7 +772,7 @@ fn vv_shows_playbook_task_path_and_notifications() {
     assert_eq!(
         text,
         format!(
-            "{}{}{}task path: /srv/demo/site.yml:12\nok: [h] => {{\"changed\": false}}\nNOTIFIED HANDLER Restart for h\n",
+            "{}1 plays in /srv/demo/site.yml\n{}{}task path: /srv/demo/site.yml:12\nok: [h] => {{\"changed\": false}}\nNOTIFIED HANDLER Restart for h\n",
             stars("PLAYBOOK: site.yml"),
             stars("PLAY"),
             stars("TASK [Copy]")
@@ -780,6 +784,7 @@ fn vv_shows_playbook_task_path_and_notifications() {
         &[
             PlaybookEvent::Playbook {
                 path: "/srv/demo/site.yml".into(),
+                plays: 1,
             },
             PlaybookEvent::HandlerNotified {
                 handler: "Restart".into(),

@@ -887,3 +887,15 @@ fn templated_tags_render_with_play_vars() {
     assert!(r.stdout.contains("RAN_TEMPLATED"), "{}", r.stdout);
     assert!(!r.stdout.contains("RAN_PLAIN"), "{}", r.stdout);
 }
+
+/// `meta: clear_host_errors` in an `always` section lets a host whose block
+/// and rescue failed carry on with the play.
+#[test]
+fn clear_host_errors_in_always_resumes_the_host() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - block:\n        - fail:\n      rescue:\n        - fail:\n      always:\n        - meta: clear_host_errors\n    - debug: msg=AFTER_BLOCK\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["-vv"]);
+    assert!(r.stdout.contains("AFTER_BLOCK"), "{}", r.stdout);
+    assert!(r.stdout.contains("\n1 plays in "), "{}", r.stdout);
+}

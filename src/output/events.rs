@@ -80,6 +80,8 @@ pub enum PlaybookEvent {
     /// The playbook file (shown as `PLAYBOOK: x.yml` at -vv).
     Playbook {
         path: String,
+        /// How many plays the file holds (`N plays in FILE` at `-vv`).
+        plays: usize,
     },
     /// `PLAY [name]` (an empty name prints `PLAY`).
     PlayStart {

@@ -205,10 +205,16 @@ impl Human {
     pub fn render(&mut self, ev: &PlaybookEvent) -> Rendered {
         let mut out = Rendered::default();
         match ev {
-            PlaybookEvent::Playbook { path } => {
+            PlaybookEvent::Playbook { path, plays } => {
                 if self.opts.verbosity > 1 {
                     let base = path.rsplit('/').next().unwrap_or(path);
                     self.banner(&mut out, &format!("PLAYBOOK: {base}"));
+                    self.display(
+                        &mut out,
+                        Stream::Stdout,
+                        &format!("{plays} plays in {path}"),
+                        None,
+                    );
                 }
             }
             PlaybookEvent::PlayStart { name, check_mode } => {

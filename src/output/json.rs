@@ -65,7 +65,9 @@ pub fn render_playbook(ev: &PlaybookEvent) -> Vec<u8> {
     let v = match ev {
         // Internal to the printer (ordering), not part of the schema.
         PlaybookEvent::TaskHosts(_) => return Vec::new(),
-        PlaybookEvent::Playbook { path } => json!({"event": "playbook", "schema": 1, "path": path}),
+        PlaybookEvent::Playbook { path, plays } => {
+            json!({"event": "playbook", "schema": 1, "path": path, "plays": plays})
+        }
         PlaybookEvent::PlayStart { name, check_mode } => {
             json!({"event": "play_start", "name": name, "check_mode": check_mode})
         }
@@ -159,9 +161,10 @@ mod tests {
     fn playbook_events_are_single_json_lines() {
         assert_eq!(
             text(&PlaybookEvent::Playbook {
-                path: "site.yml".into()
+                path: "site.yml".into(),
+                plays: 2
             }),
-            "{\"event\":\"playbook\",\"schema\":1,\"path\":\"site.yml\"}\n"
+            "{\"event\":\"playbook\",\"schema\":1,\"path\":\"site.yml\",\"plays\":2}\n"
         );
         assert_eq!(
             text(&PlaybookEvent::TaskStart {

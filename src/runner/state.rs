@@ -32,6 +32,9 @@ pub struct HostState {
     pub notified: Vec<usize>,
     /// `meta: end_host` was reached in the current play.
     pub ended: bool,
+    /// `meta: clear_host_errors` ran since the flag was last reset: a host
+    /// whose block failed goes on after its `always` section.
+    pub errors_cleared: bool,
     /// The last failure happened in a task with `any_errors_fatal`.
     pub fatal: bool,
     /// The task and result of the last failure, for a `rescue` section.

@@ -136,7 +136,10 @@ pub fn walk_steps<'a>(hc: &'a HostCtx, steps: &'a [Step], key: Key) -> BoxFut<'a
                         // `always` runs even for a host that just failed.
                         let was_failed = flow == Flow::Failed;
                         if was_failed {
-                            hc.pc.run.states.with(&hc.host, |s| s.failed = false);
+                            hc.pc.run.states.with(&hc.host, |s| {
+                                s.failed = false;
+                                s.errors_cleared = false;
+                            });
                         }
                         if was_failed {
                             hc.pc.run.states.with(&hc.host, |s| {
@@ -148,7 +151,8 @@ pub fn walk_steps<'a>(hc: &'a HostCtx, steps: &'a [Step], key: Key) -> BoxFut<'a
                             });
                         }
                         let a = walk_steps(hc, &b.always, with(&k, 2)).await;
-                        if was_failed && a == Flow::Continue {
+                        let cleared = hc.pc.run.states.with(&hc.host, |s| s.errors_cleared);
+                        if was_failed && a == Flow::Continue && !cleared {
                             hc.pc.run.states.with(&hc.host, |s| s.failed = true);
                             Flow::Failed
                         } else {
@@ -341,7 +345,10 @@ async fn meta(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
                 }
                 "clear_host_errors" => {
                     for h in &hc.pc.batch {
-                        hc.pc.run.states.with(h, |s| s.failed = false);
+                        hc.pc.run.states.with(h, |s| {
+                            s.failed = false;
+                            s.errors_cleared = true;
+                        });
                     }
                     Flow::Continue
                 }
