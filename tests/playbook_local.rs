@@ -899,3 +899,33 @@ fn clear_host_errors_in_always_resumes_the_host() {
     assert!(r.stdout.contains("AFTER_BLOCK"), "{}", r.stdout);
     assert!(r.stdout.contains("\n1 plays in "), "{}", r.stdout);
 }
+
+/// Each loop item sees the facts earlier items set, so set_fact can
+/// accumulate (Ansible's loops target relies on it).
+#[test]
+fn set_fact_in_a_loop_accumulates() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - set_fact:\n        acc: \"{{ acc | default([]) + [item] }}\"\n      loop: [a, b, c]\n    - assert:\n        that: acc == ['a', 'b', 'c']\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+/// `include_tasks` and `include_role` with a loop include once per item,
+/// with the loop variable visible to every included task.
+#[test]
+fn looped_includes_bind_the_item() {
+    let p = project(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - include_tasks: inner.yml\n      loop: [one, two]\n      loop_control:\n        loop_var: word\n        index_var: n\n    - include_role:\n        name: '{{ item }}'\n      loop: [r1]\n",
+    );
+    p.write("inner.yml", "- debug: msg=\"INNER {{ n }} {{ word }}\"\n")
+        .write(
+            "roles/r1/tasks/main.yml",
+            "- debug: msg=\"ROLE {{ item }}\"\n",
+        );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    for want in ["INNER 0 one", "INNER 1 two", "ROLE r1"] {
+        assert_eq!(r.stdout.matches(want).count(), 2, "{want}: {}", r.stdout);
+    }
+}

@@ -585,7 +585,7 @@ async fn attempt(hc: &HostCtx, t: &Arc<Task>, scope: &Scope, modes: &Modes) -> O
 }
 
 /// The items a loop runs over.
-fn loop_items(hc: &HostCtx, spec: &LoopSpec, scope: &Scope) -> Result<Vec<Value>, String> {
+pub fn loop_items(hc: &HostCtx, spec: &LoopSpec, scope: &Scope) -> Result<Vec<Value>, String> {
     let templar = &hc.pc.run.templar;
     match spec {
         LoopSpec::Loop(v) => match templar.render(v, scope).map_err(|e| e.to_string())? {
@@ -644,8 +644,11 @@ async fn run_loop(
     let mut results = Vec::with_capacity(n);
     let (mut any_changed, mut any_failed, mut all_skipped, mut any_unreachable) =
         (false, false, true, false);
+    // Facts set by earlier items (set_fact, include_vars) are visible to
+    // later ones, as in Ansible, so a loop can accumulate into a variable.
+    let mut base = scope.clone();
     for (i, item) in items.iter().enumerate() {
-        let mut s = scope.clone();
+        let mut s = base.clone();
         s.set(
             &loop_var,
             Var {
@@ -713,6 +716,20 @@ async fn run_loop(
         any_failed |= o.status == ResultStatus::Failed;
         any_unreachable |= o.status == ResultStatus::Unreachable;
         all_skipped &= o.status == ResultStatus::Skipped;
+        if matches!(t.action.as_str(), "set_fact" | "include_vars")
+            && o.status != ResultStatus::Failed
+            && let Some(Value::Object(facts)) = r.get("ansible_facts")
+        {
+            for (k, v) in facts {
+                base.set(
+                    k,
+                    Var {
+                        value: v.clone(),
+                        trusted: false,
+                    },
+                );
+            }
+        }
         emit_result(hc, t, kind, modes, o.status, &r, Some(label), false);
         results.push(Value::Object(r));
         if pause > 0.0 && i + 1 < n {
@@ -1041,6 +1058,20 @@ pub enum Include {
 
 /// The part every include shares: its scope and modes, and its `when`
 /// (reported as skipped or failed here).
+/// Reports a task that failed before it could run (a loop that would not
+/// render, say) and says how the host goes on.
+pub fn report_failure(hc: &HostCtx, t: &Arc<Task>, msg: String) -> Flow {
+    report(
+        hc,
+        t,
+        TaskKind::Task,
+        &default_modes(hc),
+        Outcome::failed(msg),
+        None,
+    )
+    .flow
+}
+
 fn include_preamble(hc: &HostCtx, t: &Arc<Task>) -> Result<(Scope, Modes), Include> {
     let scope = hc.scope_for(t);
     let modes = match modes(hc, t, &scope) {

@@ -255,19 +255,69 @@ async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         Release::Skip => return Flow::Continue,
         Release::Go => {}
     }
-    let loaded = task::load_include(hc, t).await;
-    let (steps, file) = match loaded {
-        task::Include::Skipped => return Flow::Continue,
-        task::Include::Failed(flow) => return flow,
-        task::Include::Loaded { steps, file } => (steps, file),
+    let per_item = match loop_tasks(hc, t) {
+        Ok(v) => v,
+        Err(flow) => return flow,
     };
-    hc.pc.run.emit(PlaybookEvent::Included {
-        file,
-        hosts: vec![hc.host.clone()],
-    });
-    // Ansible counts a successful include as ok.
-    hc.pc.run.states.with(&hc.host, |s| s.stats.ok += 1);
-    walk_steps(hc, &steps, key).await
+    let looped = t.loop_spec.is_some();
+    for (i, t) in per_item.iter().enumerate() {
+        // Each item's tasks get their own keys, in item order, so hosts
+        // meet at the same item in lock-step.
+        let key = if looped {
+            with(&key, i as u32)
+        } else {
+            key.clone()
+        };
+        let loaded = task::load_include(hc, t).await;
+        let (steps, file) = match loaded {
+            task::Include::Skipped => continue,
+            task::Include::Failed(flow) => return flow,
+            task::Include::Loaded { steps, file } => (steps, file),
+        };
+        hc.pc.run.emit(PlaybookEvent::Included {
+            file,
+            hosts: vec![hc.host.clone()],
+        });
+        // Ansible counts a successful include as ok.
+        hc.pc.run.states.with(&hc.host, |s| s.stats.ok += 1);
+        let flow = walk_steps(hc, &steps, key).await;
+        if flow != Flow::Continue {
+            return flow;
+        }
+    }
+    Flow::Continue
+}
+
+/// An include with a loop is one include per item, each with the loop
+/// variable (and `index_var`, `ansible_loop_var`) as include vars so every
+/// included task sees it. Without a loop: the task itself.
+fn loop_tasks(hc: &HostCtx, t: &Arc<Task>) -> Result<Vec<Arc<Task>>, Flow> {
+    let Some(spec) = &t.loop_spec else {
+        return Ok(vec![t.clone()]);
+    };
+    let items = match task::loop_items(hc, spec, &hc.scope_for(t)) {
+        Ok(items) => items,
+        Err(e) => return Err(task::report_failure(hc, t, e)),
+    };
+    let lc = &t.loop_control;
+    let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut one = (**t).clone();
+            let mut vars = (*one.vars).clone();
+            vars.insert(loop_var.clone(), item);
+            vars.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+            if let Some(iv) = &lc.index_var {
+                vars.insert(iv.clone(), Value::from(i));
+                vars.insert("ansible_index_var".into(), Value::String(iv.clone()));
+            }
+            one.vars = Arc::new(vars);
+            one.loop_spec = None;
+            Arc::new(one)
+        })
+        .collect())
 }
 
 /// `include_role`: loads the role now, for this host, and walks it.
@@ -285,18 +335,34 @@ async fn include_role(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         Release::Skip => return Flow::Continue,
         Release::Go => {}
     }
-    match task::load_role_include(hc, t).await {
-        task::Include::Skipped => Flow::Continue,
-        task::Include::Failed(flow) => flow,
-        task::Include::Loaded { steps, file } => {
-            hc.pc.run.emit(PlaybookEvent::Included {
-                file,
-                hosts: vec![hc.host.clone()],
-            });
-            hc.pc.run.states.with(&hc.host, |s| s.stats.ok += 1);
-            walk_steps(hc, &steps, key).await
+    let per_item = match loop_tasks(hc, t) {
+        Ok(v) => v,
+        Err(flow) => return flow,
+    };
+    let looped = t.loop_spec.is_some();
+    for (i, t) in per_item.iter().enumerate() {
+        let key = if looped {
+            with(&key, i as u32)
+        } else {
+            key.clone()
+        };
+        let flow = match task::load_role_include(hc, t).await {
+            task::Include::Skipped => Flow::Continue,
+            task::Include::Failed(flow) => flow,
+            task::Include::Loaded { steps, file } => {
+                hc.pc.run.emit(PlaybookEvent::Included {
+                    file,
+                    hosts: vec![hc.host.clone()],
+                });
+                hc.pc.run.states.with(&hc.host, |s| s.stats.ok += 1);
+                walk_steps(hc, &steps, key).await
+            }
+        };
+        if flow != Flow::Continue {
+            return flow;
         }
     }
+    Flow::Continue
 }
 
 /// `meta`: control-flow actions that act on the play, not the host.

@@ -74,6 +74,11 @@ impl Module for Command {
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
         let p: Params = params::parse(self.name(), args)?;
+        if p.raw_params.is_none() && p.cmd.is_none() && p.argv.is_none() {
+            return Err(ParamError::new(
+                "one of the following is required: _raw_params, cmd, argv",
+            ));
+        }
         let line = free_form(p.raw_params, p.cmd)?.filter(|s| !s.trim().is_empty());
         let argv = p.argv.filter(|a| !a.is_empty());
         let words = match (line, argv) {
