@@ -929,3 +929,15 @@ fn looped_includes_bind_the_item() {
         assert_eq!(r.stdout.matches(want).count(), 2, "{want}: {}", r.stdout);
     }
 }
+
+/// A role that imports another by name finds it in the playbook's roles/,
+/// not only beside its own task file.
+#[test]
+fn roles_imported_from_roles_are_found_beside_the_playbook() {
+    let p = project("- hosts: alpha\n  gather_facts: false\n  roles: [a]\n");
+    p.write("roles/a/tasks/main.yml", "- import_role: name=b\n")
+        .write("roles/b/tasks/main.yml", "- debug: msg=FROM_B\n");
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(r.stdout.contains("FROM_B"), "{}", r.stdout);
+}

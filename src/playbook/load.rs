@@ -67,6 +67,9 @@ pub fn read_yaml(path: &Path) -> Result<(File, Node, Vec<String>), Diagnostic> {
 /// Loads a playbook and everything it imports statically.
 pub fn load_playbook(path: &Path, warnings: &mut Vec<String>) -> Result<Playbook, Diagnostic> {
     let mut plays = Vec::new();
+    if let Some(dir) = path.parent() {
+        crate::roles::set_playbook_dir(dir);
+    }
     load_plays(path, 0, &Keywords::default(), warnings, &mut plays)?;
     Ok(Playbook {
         path: path.to_path_buf(),

@@ -41,16 +41,34 @@ fn roles_path() -> Vec<PathBuf> {
     ROLES_PATH.get().cloned().unwrap_or_else(default_roles_path)
 }
 
-/// Finds a role directory.
+/// The directory of the playbook being loaded: roles named from inside a
+/// role's task files are looked up in its `roles/` too, as Ansible does.
+static PLAYBOOK_DIR: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+pub fn set_playbook_dir(dir: &Path) {
+    if let Ok(mut g) = PLAYBOOK_DIR.lock() {
+        *g = Some(dir.to_path_buf());
+    }
+}
+
+/// Finds a role directory: `roles/` beside the including file, beside the
+/// playbook, the roles path, then the including and playbook directories.
 pub fn find(name: &str, playbook_dir: &Path) -> Result<PathBuf, String> {
     let p = Path::new(name);
     if name.contains('/') && p.is_dir() {
         return Ok(p.to_path_buf());
     }
+    let top = PLAYBOOK_DIR
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .filter(|d| d != playbook_dir);
     let mut tried = Vec::new();
     let mut candidates = vec![playbook_dir.join("roles").join(name)];
+    candidates.extend(top.iter().map(|d| d.join("roles").join(name)));
     candidates.extend(roles_path().into_iter().map(|d| d.join(name)));
     candidates.push(playbook_dir.join(name));
+    candidates.extend(top.iter().map(|d| d.join(name)));
     for c in candidates {
         if c.is_dir() {
             return Ok(c);
