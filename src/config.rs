@@ -67,7 +67,7 @@ impl Config {
             .cloned()
     }
 
-    fn get_bool(&self, section: &str, key: &str, env: &str) -> Option<bool> {
+    pub fn get_bool(&self, section: &str, key: &str, env: &str) -> Option<bool> {
         self.get(section, key, env)
             .and_then(|v| tutti_modules::params::to_bool(&serde_json::Value::String(v)))
     }
@@ -175,6 +175,7 @@ fn is_supported(section: &str, key: &str) -> bool {
         "fact_caching_timeout",
         "ansible_managed",
         "log_path",
+        "force_handlers",
         "nocows",
         "nocolor",
         "force_color",

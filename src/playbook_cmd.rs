@@ -71,7 +71,11 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
         skip_tags: runner::tags::parse_list(&cli.skip_tags),
         start_at_task: cli.start_at_task.clone(),
         step: cli.step,
-        force_handlers: cli.force_handlers,
+        force_handlers: cli.force_handlers
+            || session
+                .config
+                .get_bool("defaults", "force_handlers", "ANSIBLE_FORCE_HANDLERS")
+                .unwrap_or(false),
         flush_cache: cli.flush_cache,
         limit: cli.connect.limit.clone(),
     };

@@ -868,6 +868,12 @@ fn force_handlers_run_after_every_host_failed() {
     assert!(!r.stdout.contains("NO MORE HOSTS LEFT"), "{}", r.stdout);
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert!(!r.stdout.contains("CALLED_HANDLER"), "{}", r.stdout);
+    // The same from the environment (or ansible.cfg's force_handlers).
+    let mut cmd = p.tutti();
+    cmd.env("ANSIBLE_FORCE_HANDLERS", "true")
+        .args(["playbook", "-i", "inv.ini", "site.yml"]);
+    let out = String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned();
+    assert_eq!(out.matches("CALLED_HANDLER").count(), 2, "{out}");
 }
 
 /// Templated tags are rendered before selection and in `--list-tasks`.
