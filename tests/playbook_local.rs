@@ -874,6 +874,15 @@ fn force_handlers_run_after_every_host_failed() {
         .args(["playbook", "-i", "inv.ini", "site.yml"]);
     let out = String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned();
     assert_eq!(out.matches("CALLED_HANDLER").count(), 2, "{out}");
+    // A play's `force_handlers: false` overrides the command line.
+    p.write(
+        "site.yml",
+        &std::fs::read_to_string(p.path("site.yml"))
+            .unwrap()
+            .replace("gather_facts: false", "gather_facts: false\n  force_handlers: false"),
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["--force-handlers"]);
+    assert!(!r.stdout.contains("CALLED_HANDLER"), "{}", r.stdout);
 }
 
 /// Templated tags are rendered before selection and in `--list-tasks`.

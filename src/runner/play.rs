@@ -110,12 +110,12 @@ pub async fn run_play(run: &Arc<Run>, play: &Arc<Play>) {
         }
     };
     let batches = batches(run, play, &pscope, &hosts);
-    let force_handlers = run.opts.force_handlers
-        || play
-            .force_handlers
-            .as_ref()
-            .and_then(|v| render_bool(run, v, &pscope))
-            .unwrap_or(false);
+    // The play's own setting, either way, overrides the command line.
+    let force_handlers = play
+        .force_handlers
+        .as_ref()
+        .and_then(|v| render_bool(run, v, &pscope))
+        .unwrap_or(run.opts.force_handlers);
     for (i, batch) in batches.into_iter().enumerate() {
         // Ansible repeats the play banner for every serial batch.
         if i > 0 {
