@@ -879,7 +879,10 @@ fn force_handlers_run_after_every_host_failed() {
         "site.yml",
         &std::fs::read_to_string(p.path("site.yml"))
             .unwrap()
-            .replace("gather_facts: false", "gather_facts: false\n  force_handlers: false"),
+            .replace(
+                "gather_facts: false",
+                "gather_facts: false\n  force_handlers: false",
+            ),
     );
     let r = p.playbook("inv.ini", "site.yml", &["--force-handlers"]);
     assert!(!r.stdout.contains("CALLED_HANDLER"), "{}", r.stdout);
@@ -955,4 +958,46 @@ fn roles_imported_from_roles_are_found_beside_the_playbook() {
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
     assert!(r.stdout.contains("FROM_B"), "{}", r.stdout);
+}
+
+/// `import_tasks` in a role's handlers finds a file that is not beside it
+/// in the playbook's directory, as Ansible's search path does.
+#[test]
+fn role_handler_imports_fall_back_to_the_playbook_dir() {
+    let p = project("- hosts: alpha\n  gather_facts: false\n  roles: [r]\n");
+    p.write(
+        "roles/r/tasks/main.yml",
+        "- debug: msg=main\n  changed_when: true\n  notify: test handler\n",
+    )
+    .write("roles/r/handlers/main.yml", "- import_tasks: shared.yml\n")
+    .write(
+        "shared.yml",
+        "- name: test handler\n  debug: msg=SHARED_HANDLER\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(
+        r.stdout.contains("RUNNING HANDLER [r : test handler]"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A collection role (`ns.col.role`) is found under `collections/` beside
+/// the playbook and is known by its FQCN.
+#[test]
+fn collection_roles_are_found_beside_the_playbook() {
+    let p = project("- hosts: alpha\n  gather_facts: false\n  roles: [ns.col.thing]\n");
+    p.write(
+        "collections/ansible_collections/ns/col/roles/thing/tasks/main.yml",
+        "- name: hello\n  debug: msg=FROM_COLLECTION\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(
+        r.stdout.contains("TASK [ns.col.thing : hello]"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("FROM_COLLECTION"), "{}", r.stdout);
 }

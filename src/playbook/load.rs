@@ -707,7 +707,18 @@ fn import_tasks(
             None,
         ));
     }
-    let path = task.base_dir.join(name);
+    // Beside the importing file, then (from a role's handlers/) the role's
+    // tasks/, then the playbook's directory, as Ansible searches.
+    let mut candidates = vec![task.base_dir.join(name)];
+    if let Some(role_dir) = task.base_dir.parent().filter(|_| task.role.is_some()) {
+        candidates.push(role_dir.join("tasks").join(name));
+    }
+    candidates.extend(crate::roles::playbook_dir().map(|d| d.join(name)));
+    let path = candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| task.base_dir.join(name));
     let mut kw = task.kw.clone();
     if !task.vars.is_empty() {
         kw.include_params.push(task.vars.clone());

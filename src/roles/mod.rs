@@ -51,6 +51,50 @@ pub fn set_playbook_dir(dir: &Path) {
     }
 }
 
+/// Where a collection role `ns.col.role` may live: `collections/` beside
+/// the including file and the playbook, `ANSIBLE_COLLECTIONS_PATH`, then
+/// Ansible's default collection directories.
+fn collection_candidates(name: &str, here: &Path, top: Option<&Path>) -> Vec<PathBuf> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let [ns, col, role] = parts[..] else {
+        return Vec::new();
+    };
+    if parts.iter().any(|p| p.is_empty() || p.contains('/')) {
+        return Vec::new();
+    }
+    let mut roots = vec![here.join("collections")];
+    roots.extend(top.map(|d| d.join("collections")));
+    let configured = std::env::var("ANSIBLE_COLLECTIONS_PATH")
+        .or_else(|_| std::env::var("ANSIBLE_COLLECTIONS_PATHS"))
+        .ok();
+    match configured {
+        Some(v) => roots.extend(v.split(':').filter(|p| !p.is_empty()).map(PathBuf::from)),
+        None => {
+            if let Some(home) = dirs::home_dir() {
+                roots.push(home.join(".ansible/collections"));
+            }
+            roots.push(PathBuf::from("/usr/share/ansible/collections"));
+        }
+    }
+    roots
+        .into_iter()
+        .map(|r| {
+            // A path entry may name ansible_collections itself or its parent.
+            let base = if r.ends_with("ansible_collections") {
+                r
+            } else {
+                r.join("ansible_collections")
+            };
+            base.join(ns).join(col).join("roles").join(role)
+        })
+        .collect()
+}
+
+/// The directory of the playbook being loaded, once set.
+pub fn playbook_dir() -> Option<PathBuf> {
+    PLAYBOOK_DIR.lock().ok().and_then(|g| g.clone())
+}
+
 /// Finds a role directory: `roles/` beside the including file, beside the
 /// playbook, the roles path, then the including and playbook directories.
 pub fn find(name: &str, playbook_dir: &Path) -> Result<PathBuf, String> {
@@ -64,7 +108,8 @@ pub fn find(name: &str, playbook_dir: &Path) -> Result<PathBuf, String> {
         .and_then(|g| g.clone())
         .filter(|d| d != playbook_dir);
     let mut tried = Vec::new();
-    let mut candidates = vec![playbook_dir.join("roles").join(name)];
+    let mut candidates = collection_candidates(name, playbook_dir, top.as_deref());
+    candidates.push(playbook_dir.join("roles").join(name));
     candidates.extend(top.iter().map(|d| d.join("roles").join(name)));
     candidates.extend(roles_path().into_iter().map(|d| d.join(name)));
     candidates.push(playbook_dir.join(name));
@@ -181,10 +226,17 @@ pub fn load(
         ));
     }
     let dir = find(&spec.name, playbook_dir).map_err(|e| Diagnostic::parse(e, None))?;
-    let role_name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| spec.name.clone());
+    // A collection role is known by its FQCN (in banners and handler names).
+    let from_collection = dir
+        .components()
+        .any(|c| c.as_os_str() == "ansible_collections");
+    let role_name = if from_collection {
+        spec.name.clone()
+    } else {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| spec.name.clone())
+    };
     let meta = match entry(&dir.join("meta"), "main") {
         Some(p) => crate::inventory::vars_dirs::load_vars_file(&p)
             .map(|(v, _)| v)
