@@ -399,9 +399,15 @@ fn command_parameter_errors() {
          stdin, stdin_add_newline, strip_empty_ends."
     );
     let e = prepare_err(&Command, args(json!({"cmd": "ls", "argv": ["ls"]})));
-    assert_eq!(e.msg, "only command or argv can be given, not both");
+    assert_eq!(
+        e.msg,
+        "parameters are mutually exclusive: _raw_params|cmd|argv"
+    );
     let e = prepare_err(&Command, args(json!({"_raw_params": "ls", "argv": ["ls"]})));
-    assert_eq!(e.msg, "only command or argv can be given, not both");
+    assert_eq!(
+        e.msg,
+        "parameters are mutually exclusive: _raw_params|cmd|argv"
+    );
     let e = prepare_err(&Command, args(json!({"_raw_params": "ls", "cmd": "ls"})));
     assert!(
         e.msg.starts_with("The 'cmd' argument cannot be used"),
@@ -654,4 +660,22 @@ async fn every_builtin_passes_the_harness_on_a_quiet_host() {
         let host = FakeHost::new();
         check_then_apply(m, args(a), &host).await;
     }
+}
+
+#[tokio::test]
+async fn command_failing_because_chdir_is_missing_says_so() {
+    let host = FakeHost::new().on(
+        Matcher::contains("echo"),
+        Reply::output(1, "", "sh: 1: cd: can't cd to /nope\n"),
+    );
+    let p = prepare(&Command, args(json!({"cmd": "echo", "chdir": "/nope"})));
+    let plan = p.check(&host).await.unwrap();
+    let err = p.apply(plan, &host).await.unwrap_err();
+    let ModuleError::Failed { msg, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        msg,
+        "Unable to change directory before execution: [Errno 2] No such file or directory: '/nope'"
+    );
 }

@@ -86,7 +86,7 @@ impl Module for Command {
             (Some(_), Some(_)) => {
                 return Err(ParamError::at(
                     "argv",
-                    "only command or argv can be given, not both",
+                    "parameters are mutually exclusive: _raw_params|cmd|argv",
                 ));
             }
             (Some(line), None) => run::split(&line).map_err(|e| {

@@ -175,6 +175,20 @@ impl Prepared for RunCommand {
         let started = Clock::now();
         let out = host.run(&self.to_run).await?;
         let ended = Clock::now();
+        // A failure may be the `cd` itself: say so as Ansible does (it
+        // changes directory before running). Checked only on failure, so
+        // the usual path costs no extra round trip.
+        if out.rc != 0
+            && let Some(dir) = &self.chdir
+            && !host
+                .stat(dir, &crate::fs::StatOpts::follow())
+                .await?
+                .is_some_and(|st| st.is_dir())
+        {
+            return Err(ModuleError::failed(format!(
+                "Unable to change directory before execution: [Errno 2] No such file or directory: '{dir}'"
+            )));
+        }
         let mut r = Facts::new();
         r.insert("changed".into(), Value::Bool(true));
         insert_output(&mut r, &out, self.strip_empty_ends);
