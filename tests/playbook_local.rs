@@ -1001,3 +1001,21 @@ fn collection_roles_are_found_beside_the_playbook() {
     );
     assert!(r.stdout.contains("FROM_COLLECTION"), "{}", r.stdout);
 }
+
+/// A loop whose list cannot be built fails like a plain task: a `fatal:`
+/// line with the message (then `...ignoring` under ignore_errors).
+#[test]
+fn a_loop_that_cannot_start_reports_fatal() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - debug: var=item\n      with_dict: [1, 2]\n      ignore_errors: true\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(
+        r.stdout.contains(
+            "fatal: [alpha]: FAILED! => {\"msg\": \"the 'dict' lookup plugin expects a dictionary, got '[1, 2]'\"}\n...ignoring"
+        ),
+        "{}",
+        r.stdout
+    );
+}

@@ -1274,3 +1274,15 @@ fn now_global_gives_a_datetime_or_a_formatted_string() {
     // A bad format code is a template error, not a crash.
     let _ = t().render_str("{{ now(fmt='%Q') }}", &scope_with(json!({})));
 }
+
+#[test]
+fn python_list_index_and_count() {
+    assert_eq!(r("{{ ['a', 'b', 'c'].index('b') }}"), json!(1));
+    assert_eq!(r("{{ [1, 2, 1].count(1) }}"), json!(2));
+    assert!(
+        t().render_str("{{ ['a'].index('z') }}", &scope_with(json!({})))
+            .is_err()
+    );
+    // str methods still come from pycompat.
+    assert_eq!(s("{{ 'abc'.upper() }}"), "ABC");
+}

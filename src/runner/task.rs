@@ -387,7 +387,9 @@ async fn run_inner(hc: &HostCtx, t: &Arc<Task>, kind: TaskKind, scope: Scope) ->
         },
         Some(spec) => run_loop(hc, t, kind, &scope, &modes, spec).await,
     };
-    let is_loop = t.loop_spec.is_some();
+    // Items already reported themselves; a loop that failed before any
+    // item (its list would not render) reports like a plain task.
+    let is_loop = t.loop_spec.is_some() && outcome.result.contains_key("results");
     let _ = run;
     report(
         hc,

@@ -796,7 +796,7 @@ fn run(ctx: &Arc<Ctx>, name: &str, terms: &[Value], kw: &KwMap) -> Result<Vec<Va
             for t in terms {
                 if t.kind() != ValueKind::Map {
                     return Err(err(format!(
-                        "with_dict expects a dict, got '{}'",
+                        "the 'dict' lookup plugin expects a dictionary, got '{}'",
                         py_str(t)
                     )));
                 }

@@ -179,7 +179,7 @@ fn build_env(syntax: SyntaxConfig) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.set_syntax(syntax);
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(py_methods);
     env.set_formatter(|out, state, value| {
         if value.is_undefined() {
             if let Some(ctx) = Ctx::from_state(state)
@@ -867,4 +867,32 @@ mod unit {
         assert_eq!(split_last_access("a.b.c"), Some(("a.b", "c".to_string())));
         assert_eq!(split_last_access("a[\"b\"]"), Some(("a", "b".to_string())));
     }
+}
+
+/// Python methods templates call on values: list `index`/`count` here,
+/// the rest (str, dict methods) from minijinja's pycompat.
+fn py_methods(
+    state: &mut minijinja::State,
+    value: &minijinja::Value,
+    method: &str,
+    args: &[minijinja::Value],
+) -> Result<minijinja::Value, minijinja::Error> {
+    if value.kind() == minijinja::value::ValueKind::Seq
+        && let ([needle], "index" | "count") = (args, method)
+    {
+        let items: Vec<minijinja::Value> = value.try_iter()?.collect();
+        if method == "count" {
+            return Ok(minijinja::Value::from(
+                items.iter().filter(|v| *v == needle).count(),
+            ));
+        }
+        return match items.iter().position(|v| v == needle) {
+            Some(i) => Ok(minijinja::Value::from(i)),
+            None => Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("{needle} is not in list"),
+            )),
+        };
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
 }
