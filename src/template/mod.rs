@@ -836,6 +836,34 @@ impl Ctx {
     }
 }
 
+/// Python methods templates call on values: list `index`/`count` here,
+/// the rest (str, dict methods) from minijinja's pycompat.
+fn py_methods(
+    state: &mut minijinja::State,
+    value: &minijinja::Value,
+    method: &str,
+    args: &[minijinja::Value],
+) -> Result<minijinja::Value, minijinja::Error> {
+    if value.kind() == minijinja::value::ValueKind::Seq
+        && let ([needle], "index" | "count") = (args, method)
+    {
+        let items: Vec<minijinja::Value> = value.try_iter()?.collect();
+        if method == "count" {
+            return Ok(minijinja::Value::from(
+                items.iter().filter(|v| *v == needle).count(),
+            ));
+        }
+        return match items.iter().position(|v| v == needle) {
+            Some(i) => Ok(minijinja::Value::from(i)),
+            None => Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("{needle} is not in list"),
+            )),
+        };
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -867,32 +895,4 @@ mod unit {
         assert_eq!(split_last_access("a.b.c"), Some(("a.b", "c".to_string())));
         assert_eq!(split_last_access("a[\"b\"]"), Some(("a", "b".to_string())));
     }
-}
-
-/// Python methods templates call on values: list `index`/`count` here,
-/// the rest (str, dict methods) from minijinja's pycompat.
-fn py_methods(
-    state: &mut minijinja::State,
-    value: &minijinja::Value,
-    method: &str,
-    args: &[minijinja::Value],
-) -> Result<minijinja::Value, minijinja::Error> {
-    if value.kind() == minijinja::value::ValueKind::Seq
-        && let ([needle], "index" | "count") = (args, method)
-    {
-        let items: Vec<minijinja::Value> = value.try_iter()?.collect();
-        if method == "count" {
-            return Ok(minijinja::Value::from(
-                items.iter().filter(|v| *v == needle).count(),
-            ));
-        }
-        return match items.iter().position(|v| v == needle) {
-            Some(i) => Ok(minijinja::Value::from(i)),
-            None => Err(minijinja::Error::new(
-                minijinja::ErrorKind::InvalidOperation,
-                format!("{needle} is not in list"),
-            )),
-        };
-    }
-    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
 }
