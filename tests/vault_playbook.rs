@@ -76,6 +76,24 @@ fn vaulted_values_decrypt_and_never_leak() {
         std::fs::read_to_string(p.path("out.txt")).unwrap(),
         format!("pw={SECRET}\n")
     );
+    // No file tutti wrote (fact cache, ~/.ansible, retry files...) holds the
+    // plaintext, except the template's destination.
+    let mut stack = vec![p.path("")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path != p.path("out.txt") {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(SECRET),
+                    "plaintext in {}",
+                    path.display()
+                );
+            }
+        }
+    }
 
     // Wrong password: a clear error, exit 1.
     p.write("bad", "nope\n");
