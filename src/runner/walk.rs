@@ -211,8 +211,7 @@ async fn run_step_task(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         return Flow::Stop;
     }
     match t.action.as_str() {
-        "include_tasks" => return include_tasks(hc, t, key).await,
-        "include_role" => return include_role(hc, t, key).await,
+        "include_tasks" | "include_role" => return include(hc, t, key).await,
         "meta" => return meta(hc, t, key).await,
         _ => {}
     }
@@ -240,14 +239,15 @@ pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> 
     }
 }
 
-/// `include_tasks`: loads the file now, for this host, and walks it.
-async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
+/// `include_tasks` / `include_role`: loads the file or role now, for this
+/// host (once per loop item), and walks it.
+async fn include(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
     let banner = Banner {
         name: t.display_name(),
         kind: TaskKind::Task,
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
-        shown: t.action != "meta",
+        shown: true,
         forced: false,
     };
     match hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await {
@@ -268,7 +268,11 @@ async fn include_tasks(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         } else {
             key.clone()
         };
-        let loaded = task::load_include(hc, t).await;
+        let loaded = if t.action == "include_role" {
+            task::load_role_include(hc, t).await
+        } else {
+            task::load_include(hc, t).await
+        };
         let (steps, file) = match loaded {
             task::Include::Skipped => continue,
             task::Include::Failed(flow) => return flow,
@@ -318,51 +322,6 @@ fn loop_tasks(hc: &HostCtx, t: &Arc<Task>) -> Result<Vec<Arc<Task>>, Flow> {
             Arc::new(one)
         })
         .collect())
-}
-
-/// `include_role`: loads the role now, for this host, and walks it.
-async fn include_role(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
-    let banner = Banner {
-        name: t.display_name(),
-        kind: TaskKind::Task,
-        path: format!("{}:{}", t.origin.file, t.origin.line),
-        check_mode: hc.pc.check_mode,
-        shown: true,
-        forced: false,
-    };
-    match hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await {
-        Release::Abort => return Flow::Stop,
-        Release::Skip => return Flow::Continue,
-        Release::Go => {}
-    }
-    let per_item = match loop_tasks(hc, t) {
-        Ok(v) => v,
-        Err(flow) => return flow,
-    };
-    let looped = t.loop_spec.is_some();
-    for (i, t) in per_item.iter().enumerate() {
-        let key = if looped {
-            with(&key, i as u32)
-        } else {
-            key.clone()
-        };
-        let flow = match task::load_role_include(hc, t).await {
-            task::Include::Skipped => Flow::Continue,
-            task::Include::Failed(flow) => flow,
-            task::Include::Loaded { steps, file } => {
-                hc.pc.run.emit(PlaybookEvent::Included {
-                    file,
-                    hosts: vec![hc.host.clone()],
-                });
-                hc.pc.run.states.with(&hc.host, |s| s.stats.ok += 1);
-                walk_steps(hc, &steps, key).await
-            }
-        };
-        if flow != Flow::Continue {
-            return flow;
-        }
-    }
-    Flow::Continue
 }
 
 /// `meta`: control-flow actions that act on the play, not the host.
