@@ -1019,3 +1019,12 @@ fn a_loop_that_cannot_start_reports_fatal() {
         r.stdout
     );
 }
+
+#[test]
+fn ansible_search_path_lists_the_playbook_dir() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - assert:\n        that: playbook_dir in ansible_search_path\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}

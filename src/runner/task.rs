@@ -124,6 +124,20 @@ impl HostCtx {
         }
         paths.push(t.base_dir.clone());
         paths.push(self.pc.play.dir.clone());
+        paths.dedup();
+        // Ansible exposes the same list as `ansible_search_path`.
+        s.set(
+            "ansible_search_path",
+            Var {
+                value: Value::from(
+                    paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>(),
+                ),
+                trusted: false,
+            },
+        );
         s.set_search_paths(paths);
         s.set_object("hostvars", super::actions::hostvars_object(self));
         s
