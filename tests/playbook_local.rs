@@ -1028,3 +1028,13 @@ fn ansible_search_path_lists_the_playbook_dir() {
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
 }
+
+/// A false `when` skips a task whose loop list would not render.
+#[test]
+fn false_when_skips_a_loop_that_would_not_render() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - debug: msg=loop\n      when: false\n      loop: '{{ fake_var }}'\n      register: r\n    - assert:\n        that: r is skipped\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}

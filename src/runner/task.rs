@@ -630,7 +630,14 @@ async fn run_loop(
     let run = &hc.pc.run;
     let items = match loop_items(hc, spec, scope) {
         Ok(i) => i,
-        Err(e) => return Outcome::failed(e),
+        Err(e) => {
+            // As Ansible: when the list will not render, a `when` that is
+            // false without the item skips the task instead of failing.
+            if let Ok(Some(false_cond)) = eval_conds(hc, &t.kw.when, scope) {
+                return skipped(&false_cond);
+            }
+            return Outcome::failed(e);
+        }
     };
     if items.is_empty() {
         let mut r = Map::new();
