@@ -1038,3 +1038,14 @@ fn false_when_skips_a_loop_that_would_not_render() {
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
 }
+
+/// `loop_control.loop_var` may itself be a template.
+#[test]
+fn templated_loop_var_name() {
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  vars:\n    var_name: thing\n  tasks:\n    - debug: msg=\"GOT {{ thing }}\"\n      loop: [x]\n      loop_control:\n        loop_var: '{{ var_name }}'\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(r.stdout.contains("GOT x"), "{}", r.stdout);
+}

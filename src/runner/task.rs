@@ -601,6 +601,26 @@ async fn attempt(hc: &HostCtx, t: &Arc<Task>, scope: &Scope, modes: &Modes) -> O
 }
 
 /// The items a loop runs over.
+/// `loop_control.loop_var`, rendered when it is a template (`item` when
+/// unset or when it renders to nothing).
+pub fn loop_var_name(hc: &HostCtx, t: &Task, scope: &Scope) -> String {
+    let raw = t.loop_control.loop_var.clone().unwrap_or_default();
+    let name = if crate::template::is_template(&raw) {
+        match hc.pc.run.templar.render_str(&raw, scope) {
+            Ok(Value::String(s)) => s,
+            Ok(other) => other.to_string(),
+            Err(_) => raw,
+        }
+    } else {
+        raw
+    };
+    if name.trim().is_empty() {
+        "item".into()
+    } else {
+        name.trim().to_string()
+    }
+}
+
 pub fn loop_items(hc: &HostCtx, spec: &LoopSpec, scope: &Scope) -> Result<Vec<Value>, String> {
     let templar = &hc.pc.run.templar;
     match spec {
@@ -649,7 +669,7 @@ async fn run_loop(
         return Outcome::with(ResultStatus::Skipped, r);
     }
     let lc = &t.loop_control;
-    let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
+    let loop_var = loop_var_name(hc, t, scope);
     let extended = lc
         .extended
         .as_ref()

@@ -304,7 +304,7 @@ fn loop_tasks(hc: &HostCtx, t: &Arc<Task>) -> Result<Vec<Arc<Task>>, Flow> {
         Err(e) => return Err(task::report_failure(hc, t, e)),
     };
     let lc = &t.loop_control;
-    let loop_var = lc.loop_var.clone().unwrap_or_else(|| "item".into());
+    let loop_var = task::loop_var_name(hc, t, &hc.scope_for(t));
     Ok(items
         .into_iter()
         .enumerate()
