@@ -145,16 +145,9 @@ pub async fn template(
         Err(e) => return Outcome::failed(format!("Could not read '{}': {e}", path.display())),
     };
     // A vaulted template is decrypted first, as in Ansible.
-    let source = if source.starts_with(b"$ANSIBLE_VAULT") {
-        match String::from_utf8(source.clone())
-            .map_err(|e| e.to_string())
-            .and_then(|t| crate::vault::decrypt_global(&t).map_err(|e| e.to_string()))
-        {
-            Ok(plain) => plain.into_bytes(),
-            Err(e) => return Outcome::failed(format!("{e} for {}", path.display())),
-        }
-    } else {
-        source
+    let source = match plaintext(source, &path) {
+        Ok(s) => s,
+        Err(e) => return Outcome::failed(e),
     };
     let source = match String::from_utf8(source) {
         Ok(s) => s,
@@ -387,7 +380,8 @@ pub async fn unarchive(
     hand_to(hc, t, "unarchive", args, scope, check, delegate).await
 }
 
-/// The plaintext of a vaulted controller file (None when it is not vaulted).
+/// The plaintext of a vaulted controller file (None when it is not vaulted);
+/// only the header is read to tell.
 fn decrypted_copy(path: &Path) -> Result<Option<String>, String> {
     let mut head = [0u8; 14];
     let is_vault = std::fs::File::open(path)
@@ -397,9 +391,20 @@ fn decrypted_copy(path: &Path) -> Result<Option<String>, String> {
     if !is_vault {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("Could not read {}: {e}", path.display()))?;
-    crate::vault::decrypt_global(&text)
-        .map(Some)
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("Could not read {}: {e}", path.display()))?;
+    let plain = plaintext(bytes, path)?;
+    Ok(Some(String::from_utf8_lossy(&plain).into_owned()))
+}
+
+/// Controller file bytes, decrypted when they are vault data.
+fn plaintext(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>, String> {
+    if !bytes.starts_with(b"$ANSIBLE_VAULT") {
+        return Ok(bytes);
+    }
+    std::str::from_utf8(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|t| crate::vault::decrypt_global(t).map_err(|e| e.to_string()))
+        .map(String::into_bytes)
         .map_err(|e| format!("{e} for {}", path.display()))
 }
