@@ -1,5 +1,5 @@
 //! The command line: `tutti adhoc|inventory|roles ...`, and the same binary
-//! answering as `ansible`, `ansible-inventory` and `ansible-galaxy` when
+//! answering as `ansible`, `ansible-inventory`, `ansible-galaxy` and `ansible-doc` when
 //! invoked under those names (a symlink), with their own argument shapes.
 
 use std::path::PathBuf;
@@ -29,6 +29,35 @@ pub enum Command {
     Roles(RolesCli),
     /// Encrypt and decrypt Ansible Vault data (like `ansible-vault`).
     Vault(crate::vault::VaultCli),
+    /// Show a module's parameters, or list the modules (like `ansible-doc`).
+    Doc(DocCli),
+}
+
+/// `tutti doc` / `ansible-doc`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ansible-doc",
+    version,
+    about = "Module documentation (tutti's `doc`)"
+)]
+pub struct DocCli {
+    /// Modules to document, by short name or FQCN.
+    #[arg(value_name = "MODULE")]
+    pub modules: Vec<String>,
+    /// List the available modules.
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+    /// Print a task skeleton instead of the full page.
+    #[arg(short = 's', long = "snippet")]
+    pub snippet: bool,
+    /// Plugin type; only `module` is documented.
+    #[arg(
+        short = 't',
+        long = "type",
+        value_name = "TYPE",
+        default_value = "module"
+    )]
+    pub kind: String,
 }
 
 /// Output format for results.
@@ -365,6 +394,7 @@ pub enum Invocation {
     AnsibleInventory(AnsibleInventoryCli),
     AnsibleGalaxy(Box<AnsibleGalaxyCli>),
     AnsibleVault(Box<crate::vault::AnsibleVaultCli>),
+    AnsibleDoc(DocCli),
 }
 
 /// Parses the command line, choosing the grammar by the program name.
@@ -382,6 +412,7 @@ pub fn parse() -> Invocation {
         "ansible-vault" => {
             Invocation::AnsibleVault(Box::new(crate::vault::AnsibleVaultCli::parse()))
         }
+        "ansible-doc" => Invocation::AnsibleDoc(DocCli::parse()),
         _ => Invocation::Tutti(Cli::parse()),
     }
 }

@@ -61,11 +61,13 @@ async fn dispatch(inv: &Invocation) -> Result<u8, Diagnostic> {
             Command::Inventory(i) => tutti::inventory_cmd::run(i),
             Command::Roles(r) => tutti::roles::install::run(&r.action).await,
             Command::Vault(v) => tutti::vault::cli::run(v),
+            Command::Doc(d) => tutti::doc_cmd::run(d),
         },
         Invocation::Ansible(a) => tutti::adhoc::run(&a.adhoc).await,
         Invocation::AnsiblePlaybook(p) => tutti::playbook_cmd::run(&p.playbook).await,
         Invocation::AnsibleInventory(i) => tutti::inventory_cmd::run(&i.inventory),
         Invocation::AnsibleGalaxy(g) => tutti::roles::install::run(g.action()).await,
         Invocation::AnsibleVault(v) => tutti::vault::cli::run(&v.vault),
+        Invocation::AnsibleDoc(d) => tutti::doc_cmd::run(d),
     }
 }

@@ -21,6 +21,7 @@ pub mod params;
 pub mod plan;
 pub mod scm;
 pub mod services;
+pub mod spec;
 pub mod system;
 pub mod text;
 pub mod wait;
@@ -111,5 +112,56 @@ mod tests {
         assert_eq!(names, sorted);
         assert!(super::find("command").is_some());
         assert!(super::find("nope").is_none());
+    }
+
+    /// Each spec names exactly the fields its module deserializes, so
+    /// nothing the module reads is undocumented or unreachable.
+    #[test]
+    fn specs_match_what_modules_parse() {
+        for m in super::builtins() {
+            let Some(spec) = m.spec() else { continue };
+            assert_eq!(spec.name, m.name());
+            assert!(!spec.short.is_empty() && !spec.description.is_empty());
+            assert!(!spec.example.trim().is_empty(), "{}: no example", spec.name);
+            // serde lists aliases among the fields; the spec renames them
+            // before serde sees them, so serde may or may not know them.
+            let parsed = (spec.fields)();
+            for p in spec.params {
+                assert!(
+                    parsed.contains(&p.name),
+                    "{}.{}: not parsed",
+                    spec.name,
+                    p.name
+                );
+            }
+            for f in &parsed {
+                assert!(
+                    spec.param(f).is_some(),
+                    "{}.{f}: not in the spec",
+                    spec.name
+                );
+            }
+            for p in spec.params {
+                assert!(!p.help.is_empty(), "{}.{}: no help", spec.name, p.name);
+                if let Some(d) = p.default {
+                    let v = crate::params::default_value(p.kind, d);
+                    assert!(!v.is_null(), "{}.{}: bad default {d}", spec.name, p.name);
+                    if !p.choices.is_empty() {
+                        assert!(
+                            p.choices.contains(&d),
+                            "{}.{}: default not a choice",
+                            spec.name,
+                            p.name
+                        );
+                    }
+                }
+                assert!(
+                    !(p.required && p.default.is_some()),
+                    "{}.{}",
+                    spec.name,
+                    p.name
+                );
+            }
+        }
     }
 }

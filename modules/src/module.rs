@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::host::{Host, HostError, HostRead};
 use crate::plan::{Applied, Plan};
+use crate::spec::ModuleSpec;
 
 /// Module arguments after templating. A free-form argument string
 /// (`command: ls -l`) arrives under the key `_raw_params`, as in Ansible.
@@ -19,6 +20,12 @@ pub trait Module: Send + Sync {
     /// Validates arguments before any I/O. Bad arguments fail here, even in
     /// check mode.
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError>;
+
+    /// The argument spec `prepare` checks against, which is also what
+    /// `tutti doc` prints.
+    fn spec(&self) -> Option<&'static ModuleSpec> {
+        None
+    }
 }
 
 /// A module with validated parameters, ready to look at a host.

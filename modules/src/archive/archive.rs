@@ -477,7 +477,7 @@ impl Module for Archive {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let paths = p.path.unwrap_or_default();
         if paths.is_empty() {
             return Err(ParamError::at("path", "missing required arguments: path"));

@@ -636,7 +636,7 @@ impl Module for Unarchive {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let Some(src) = p.src.filter(|s| !s.is_empty()) else {
             return Err(ParamError::at("src", "missing required arguments: src"));
         };

@@ -73,7 +73,7 @@ impl Module for Command {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         if p.raw_params.is_none() && p.cmd.is_none() && p.argv.is_none() {
             return Err(ParamError::new(
                 "one of the following is required: _raw_params, cmd, argv",

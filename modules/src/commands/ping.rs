@@ -27,7 +27,7 @@ impl Module for Ping {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         Ok(Box::new(PingHost {
             data: p.data.unwrap_or_else(|| "pong".into()),
         }))

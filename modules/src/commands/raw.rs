@@ -35,7 +35,7 @@ impl Module for Raw {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let Some(line) = p.raw_params.filter(|s| !s.trim().is_empty()) else {
             return Err(ParamError::new("no command given"));
         };

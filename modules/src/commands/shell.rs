@@ -47,7 +47,7 @@ impl Module for Shell {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let Some(script) = free_form(p.raw_params, p.cmd)?.filter(|s| !s.trim().is_empty()) else {
             return Err(ParamError::new("no command given"));
         };

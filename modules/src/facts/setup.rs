@@ -167,7 +167,7 @@ impl Module for Setup {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let gather_subset = p.gather_subset.unwrap_or_else(|| vec!["all".into()]);
         let subsets = resolve_subsets(&gather_subset)?;
         let timeout = match p.gather_timeout.as_deref().map(str::trim) {

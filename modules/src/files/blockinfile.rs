@@ -114,7 +114,7 @@ impl Module for BlockInFile {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("blockinfile", args)?;
+        let p: Params = params::legacy("blockinfile", args)?;
         let _ = (
             &p.others,
             &p.seuser,

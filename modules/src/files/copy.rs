@@ -21,6 +21,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// Ansible's `MAX_FILE_SIZE_FOR_DIFF`.
@@ -77,6 +78,157 @@ struct Params {
     attributes: Option<Value>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "copy",
+    short: "Copy files or inline content to the target",
+    description: "Puts a controller file, a controller directory (recursively), \
+        inline `content`, or with `remote_src` a file already on the target, at \
+        `dest`. Files are compared by SHA-1 first and written only when they \
+        differ, through a temporary file renamed into place, so a reader never \
+        sees half a file. Vault-encrypted sources are decrypted unless \
+        `decrypt: false`.",
+    params: &[
+        param(
+            "src",
+            Kind::Path,
+            "Controller path of a file or directory to copy \
+            (relative paths resolve in the role's or playbook's `files/`). A \
+            directory ending in `/` copies its contents, otherwise the directory \
+            itself. With `remote_src`, a path on the target.",
+        ),
+        param(
+            "content",
+            Kind::Str,
+            "Text to write to `dest` instead of `src`.",
+        ),
+        param(
+            "dest",
+            Kind::Path,
+            "Where to put the file on the target. A path \
+            ending in `/`, or an existing directory, receives the file under its \
+            source name.",
+        )
+        .required(),
+        param(
+            "backup",
+            Kind::Bool,
+            "Keep a timestamped copy of the file being \
+            replaced beside it.",
+        )
+        .default("false"),
+        param(
+            "force",
+            Kind::Bool,
+            "Replace `dest` when its content differs; \
+            with `false` only a missing file is written.",
+        )
+        .default("true")
+        .aliases(&["thirsty"]),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions: octal (`'0644'`), symbolic \
+            (`u=rw,g=r`), or `preserve` to keep the source's mode.",
+        ),
+        param(
+            "directory_mode",
+            Kind::Raw,
+            "Permissions of directories created \
+            while copying a directory.",
+        ),
+        param("owner", Kind::Str, "User that should own the file."),
+        param("group", Kind::Str, "Group that should own the file."),
+        param(
+            "remote_src",
+            Kind::Bool,
+            "Read `src` on the target instead of \
+            the controller.",
+        )
+        .default("false"),
+        param(
+            "follow",
+            Kind::Bool,
+            "Follow a symlink at `dest` and write its \
+            target.",
+        )
+        .default("false"),
+        param(
+            "local_follow",
+            Kind::Bool,
+            "Follow symlinks found in the \
+            controller source.",
+        )
+        .default("true"),
+        param(
+            "checksum",
+            Kind::Str,
+            "Expected SHA-1 of the source; the task \
+            fails when it does not match.",
+        ),
+        param(
+            "validate",
+            Kind::Str,
+            "Command run on the new content before it \
+            replaces `dest`; `%s` stands for the temporary file's path. A \
+            non-zero exit fails the task and leaves `dest` alone.",
+        ),
+        param("decrypt", Kind::Bool, "Decrypt a vault-encrypted source.").default("true"),
+        param(
+            "unsafe_writes",
+            Kind::Bool,
+            "Accepted for compatibility; writes \
+            are always atomic.",
+        )
+        .default("false"),
+        param("_original_basename", Kind::Str, "Set by the engine."),
+        param(
+            "seuser",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "serole",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "setype",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "selevel",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "attributes",
+            Kind::Str,
+            "Accepted for compatibility (file \
+            attributes are not managed).",
+        )
+        .aliases(&["attr"]),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Install the site configuration
+  ansible.builtin.copy:
+    src: nginx.conf
+    dest: /etc/nginx/nginx.conf
+    owner: root
+    mode: '0644'
+    backup: true
+    validate: nginx -t -c %s
+
+- name: Write a file from inline content
+  ansible.builtin.copy:
+    content: \"{{ motd_text }}\\n\"
+    dest: /etc/motd
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 #[derive(Debug, Clone)]
 enum Source {
     Content(Vec<u8>),
@@ -128,8 +280,12 @@ impl Module for Copy {
         "copy"
     }
 
+    fn spec(&self) -> Option<&'static ModuleSpec> {
+        Some(&SPEC)
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("copy", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = (
             &p._original_basename,
             &p.seuser,

@@ -159,7 +159,7 @@ impl Module for File {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("file", args)?;
+        let p: Params = params::legacy("file", args)?;
         let _ = (
             &p._original_basename,
             &p._diff_peek,

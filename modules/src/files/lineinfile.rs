@@ -123,7 +123,7 @@ impl Module for LineInFile {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("lineinfile", args)?;
+        let p: Params = params::legacy("lineinfile", args)?;
         let _ = (
             &p.others,
             &p.seuser,

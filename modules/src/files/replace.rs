@@ -88,7 +88,7 @@ impl Module for Replace {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("replace", args)?;
+        let p: Params = params::legacy("replace", args)?;
         let _ = (
             &p.others,
             &p.seuser,

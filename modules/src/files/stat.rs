@@ -63,7 +63,7 @@ impl Module for Stat {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("stat", args)?;
+        let p: Params = params::legacy("stat", args)?;
         let _ = (p.get_attributes, p.get_selinux_context);
         let algo = match p.checksum_algorithm.as_deref() {
             None => ChecksumAlgo::Sha1,

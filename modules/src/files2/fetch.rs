@@ -60,7 +60,7 @@ impl Module for Fetch {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let (Some(src), Some(dest)) = (
             p.src.filter(|s| !s.is_empty()),
             p.dest.filter(|d| !d.is_empty()),

@@ -248,7 +248,7 @@ impl Module for Find {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let paths = p
             .paths
             .filter(|v| !v.is_empty())

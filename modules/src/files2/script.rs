@@ -101,7 +101,7 @@ impl Module for Script {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let line = free_form(p.raw_params, p.cmd)?
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| ParamError::new("no script given"))?;

@@ -31,7 +31,7 @@ impl Module for Slurp {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let src = p
             .src
             .filter(|s| !s.is_empty())

@@ -65,7 +65,7 @@ impl Module for Tempfile {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let directory = match p.state.as_deref().unwrap_or("file") {
             "file" => false,
             "directory" => true,

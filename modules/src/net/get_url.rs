@@ -167,7 +167,7 @@ impl Module for GetUrl {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let url = p
             .url
             .filter(|u| !u.is_empty())

@@ -250,7 +250,7 @@ impl Module for Uri {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let url = p
             .url
             .filter(|u| !u.is_empty())

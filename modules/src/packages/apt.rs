@@ -218,7 +218,7 @@ impl Module for Apt {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         Ok(Box::new(validate(p)?))
     }
 }

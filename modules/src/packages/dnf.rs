@@ -131,7 +131,7 @@ impl Module for Yum {
 }
 
 fn prepare(module: &'static str, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-    let p: Params = params::parse(module, args)?;
+    let p: Params = params::legacy(module, args)?;
     let specs: Vec<String> = p
         .name
         .unwrap_or_default()

@@ -57,7 +57,7 @@ impl Module for PackageFacts {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let asked = p.manager.unwrap_or_else(|| vec!["auto".into()]);
         let mut managers = Vec::new();
         let mut explicit = true;

@@ -249,7 +249,7 @@ impl Module for Pip {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let names: Vec<String> = p
             .name
             .unwrap_or_default()

@@ -562,7 +562,7 @@ impl Module for Git {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let Some(repo) = p.repo.clone().filter(|s| !s.is_empty()) else {
             return Err(ParamError::at("repo", "missing required arguments: repo"));
         };

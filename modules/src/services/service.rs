@@ -142,7 +142,7 @@ impl Module for Service {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let Some(name) = p.name.filter(|n| !n.is_empty()) else {
             return Err(ParamError::at("name", "missing required arguments: name"));
         };

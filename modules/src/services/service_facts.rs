@@ -145,7 +145,7 @@ impl Module for ServiceFacts {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let _: Params = params::parse(self.name(), args)?;
+        let _: Params = params::legacy(self.name(), args)?;
         Ok(Box::new(Prepped))
     }
 }

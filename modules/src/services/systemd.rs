@@ -394,7 +394,7 @@ impl Prepared for Prepped {
 }
 
 fn prepare(name: &str, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-    let p: Params = params::parse(name, args)?;
+    let p: Params = params::legacy(name, args)?;
     Ok(Box::new(Prepped(Unit::from_params(p)?)))
 }
 

@@ -358,7 +358,7 @@ impl Module for SysVInit {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let _ = p.daemonize;
         let Some(name) = p.name.filter(|n| !n.is_empty()) else {
             return Err(ParamError::at("name", "missing required arguments: name"));

@@ -204,7 +204,7 @@ impl Module for AuthorizedKey {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("authorized_key", args)?;
+        let p: Params = params::legacy("authorized_key", args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

@@ -104,7 +104,7 @@ impl Module for Cron {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("cron", args)?;
+        let p: Params = params::legacy("cron", args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

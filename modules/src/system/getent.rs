@@ -44,7 +44,7 @@ impl Module for Getent {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("getent", args)?;
+        let p: Params = params::legacy("getent", args)?;
         if p.database.is_empty() {
             return Err(ParamError::at("database", "database cannot be empty"));
         }

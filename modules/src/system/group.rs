@@ -85,7 +85,7 @@ impl Module for Group {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("group", args)?;
+        let p: Params = params::legacy("group", args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

@@ -57,7 +57,7 @@ impl Module for Hostname {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("hostname", args)?;
+        let p: Params = params::legacy("hostname", args)?;
         let name = p.name.trim().to_string();
         if name.is_empty() || name.contains(char::is_whitespace) {
             return Err(ParamError::at(

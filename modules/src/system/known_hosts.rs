@@ -164,7 +164,7 @@ impl Module for KnownHosts {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("known_hosts", args)?;
+        let p: Params = params::legacy("known_hosts", args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

@@ -60,7 +60,7 @@ impl Module for Modprobe {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("modprobe", args)?;
+        let p: Params = params::legacy("modprobe", args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

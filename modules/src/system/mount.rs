@@ -134,7 +134,7 @@ impl Module for Mount {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("mount", args)?;
+        let p: Params = params::legacy("mount", args)?;
         let state = choice(
             "state",
             Some(&p.state),

@@ -102,7 +102,7 @@ impl Module for Sysctl {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("sysctl", args)?;
+        let p: Params = params::legacy("sysctl", args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

@@ -76,7 +76,7 @@ impl Module for Timezone {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("timezone", args)?;
+        let p: Params = params::legacy("timezone", args)?;
         let hwclock = match p.hwclock.as_deref() {
             None => None,
             Some(h) => match h.to_ascii_lowercase().as_str() {

@@ -267,7 +267,7 @@ impl Module for User {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse("user", args)?;
+        let p: Params = params::legacy("user", args)?;
         let _ = (
             &p.authorization,
             &p.hidden,

@@ -192,7 +192,7 @@ impl Module for Reboot {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let _ = p.search_paths;
         let pre = seconds("pre_reboot_delay", p.pre_reboot_delay.as_ref(), 0)?;
         let msg = p

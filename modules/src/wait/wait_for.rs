@@ -308,7 +308,7 @@ impl Module for WaitFor {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let port = match &p.port {
             None | Some(Value::Null) => None,
             v => Some(seconds("port", v.as_ref(), 0)?),

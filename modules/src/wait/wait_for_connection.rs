@@ -117,7 +117,7 @@ impl Module for WaitForConnection {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::parse(self.name(), args)?;
+        let p: Params = params::legacy(self.name(), args)?;
         let secs =
             |n: &str, v: &Option<Value>, d: u64| seconds(n, v.as_ref(), d).map(Duration::from_secs);
         Ok(Box::new(Prepped {
