@@ -25,6 +25,12 @@ pub fn short_module_name(name: &str) -> &str {
 pub async fn run(cli: &AdhocCli) -> Result<u8, Diagnostic> {
     let session = Session::open(&cli.connect)?;
     let module_name = short_module_name(&cli.module).to_string();
+    let known_action = crate::playbook::keywords::CONTROLLER_ACTIONS
+        .iter()
+        .any(|a| *a == module_name && *a != "import_playbook");
+    if tutti_modules::find(&module_name).is_none() && known_action {
+        return run_action(cli, session, &module_name).await;
+    }
     let module: &'static dyn Module = tutti_modules::find(&module_name).ok_or_else(|| {
         Diagnostic::parse(
             format!(
@@ -126,6 +132,57 @@ pub async fn run(cli: &AdhocCli) -> Result<u8, Diagnostic> {
     drop(events);
     let _ = printer.await;
     Ok(exit_code(results.iter().map(|(_, s)| *s)))
+}
+
+/// An engine action (`debug`, `include_role`, `set_fact`, ...) run ad hoc:
+/// like Ansible, a one-task play on the selected hosts, run by the
+/// playbook engine and printed in the ad-hoc shape. The working directory
+/// stands in for the playbook directory (roles, files, templates).
+async fn run_action(cli: &AdhocCli, session: Session, action: &str) -> Result<u8, Diagnostic> {
+    let args = match &cli.args {
+        Some(a) => crate::args::parse_module_args(action, a).map_err(Diagnostic::options)?,
+        None => Map::new(),
+    };
+    let mut task = Map::new();
+    task.insert(action.to_string(), Value::Object(args));
+    let play = serde_json::json!([{
+        "name": "Ansible Ad-Hoc",
+        "hosts": cli.pattern,
+        "gather_facts": false,
+        "tasks": [Value::Object(task)],
+    }]);
+    let cwd = std::env::current_dir()
+        .map_err(|e| Diagnostic::error(format!("cannot read the working directory: {e}")))?;
+    let dir = std::env::temp_dir().join(format!("tutti-adhoc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join("adhoc.yml"), play.to_string()))
+        .map_err(|e| Diagnostic::error(format!("cannot write the ad-hoc play: {e}")))?;
+    let mut warnings = session.warnings.clone();
+    crate::playbook_cmd::apply_roles_path(&session);
+    let loaded = crate::playbook::load::load_playbook(&dir.join("adhoc.yml"), &mut warnings);
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut book = loaded?;
+    book.path = cwd.join("adhoc");
+    crate::roles::set_playbook_dir(&cwd);
+    let opts = crate::runner::RunOptions {
+        check: cli.connect.check,
+        diff: cli.connect.diff,
+        verbosity: cli.connect.verbose,
+        tags: Vec::new(),
+        skip_tags: Vec::new(),
+        start_at_task: None,
+        step: false,
+        force_handlers: false,
+        flush_cache: false,
+        limit: cli.connect.limit.clone(),
+    };
+    let format = match cli.connect.output {
+        OutputFormat::Json => output::PlaybookFormat::Json,
+        OutputFormat::Human => output::PlaybookFormat::AdHoc {
+            one_line: cli.one_line,
+        },
+    };
+    crate::playbook_cmd::execute(session, vec![book], opts, format, warnings).await
 }
 
 /// Ansible's exit code for a set of host outcomes: unreachable (4) wins

@@ -33,12 +33,12 @@ pub fn run(cli: &DocCli) -> Result<u8, Diagnostic> {
 
 /// Every documented module.
 pub fn specs() -> impl Iterator<Item = &'static ModuleSpec> {
-    tutti_modules::builtins().iter().filter_map(|m| m.spec())
+    tutti_modules::builtins().iter().map(|m| m.spec())
 }
 
 fn find(name: &str) -> Result<&'static ModuleSpec, Diagnostic> {
     let short = short_name(name);
-    if let Some(spec) = tutti_modules::find(short).and_then(|m| m.spec()) {
+    if let Some(spec) = tutti_modules::find(short).map(|m| m.spec()) {
         return Ok(spec);
     }
     let mut d = Diagnostic::error(format!("module {name} not found"));
@@ -82,8 +82,12 @@ pub fn page(spec: &ModuleSpec) -> String {
         if !p.choices.is_empty() {
             let _ = writeln!(out, "        choices: [{}]", p.choices.join(", "));
         }
-        if let Some(d) = p.default {
-            let _ = writeln!(out, "        default: {d}");
+        match p.default {
+            Some("") => out.push_str("        default: ''\n"),
+            Some(d) => {
+                let _ = writeln!(out, "        default: {d}");
+            }
+            None => {}
         }
         let _ = writeln!(out, "        type: {}", p.kind.name());
     }
@@ -134,6 +138,54 @@ fn wrap(out: &mut String, text: &str, indent: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::Source;
+    use serde_json::Value;
+
+    /// Every example is a task list whose tasks call the module with
+    /// arguments its spec accepts (templated values are left out: they are
+    /// only known at run time).
+    #[test]
+    fn examples_use_the_module_as_specified() {
+        for spec in specs() {
+            let src = Source::new(format!("{} example", spec.name), spec.example);
+            let doc = crate::yaml::load(&src).unwrap().node.to_json();
+            let tasks = doc
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: not a list", spec.name));
+            assert!(!tasks.is_empty());
+            let fqcn = format!("ansible.builtin.{}", spec.name);
+            let uses: Vec<&Value> = tasks
+                .iter()
+                .filter_map(|t| t.get(&fqcn).or_else(|| t.get(spec.name)))
+                .collect();
+            // Other tasks may show what to do with the result.
+            assert!(!uses.is_empty(), "{}: no task uses the module", spec.name);
+            for args in uses {
+                let args = match args {
+                    Value::Object(m) => m
+                        .iter()
+                        .filter(|(_, v)| !v.to_string().contains("{{"))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    Value::String(s) => {
+                        let mut m = serde_json::Map::new();
+                        m.insert("_raw_params".into(), Value::String(s.clone()));
+                        m
+                    }
+                    _ => serde_json::Map::new(),
+                };
+                if let Err(e) = tutti_modules::params::check(spec, args) {
+                    // Required arguments may be the templated ones.
+                    assert!(
+                        e.msg.starts_with("missing required arguments"),
+                        "{}: {}",
+                        spec.name,
+                        e.msg
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn wraps_prose_at_the_width() {

@@ -48,7 +48,15 @@ fn from_module_error(e: ModuleError) -> Outcome {
 
 /// Runs `module` with `args` on `host`. In check mode nothing that could
 /// change the host is called: `apply` is reached only outside check mode.
-pub async fn run(module: &dyn Module, args: Args, host: &dyn Host, check_mode: bool) -> Outcome {
+pub async fn run(
+    module: &dyn Module,
+    mut args: Args,
+    host: &dyn Host,
+    check_mode: bool,
+) -> Outcome {
+    if let Err(e) = crate::expand_path::expand(module, &mut args, host).await {
+        return from_host_error(e);
+    }
     let prepared = match module.prepare(args) {
         Ok(p) => p,
         Err(e) => return failed(e.msg, Map::new()),

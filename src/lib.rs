@@ -12,6 +12,7 @@ pub mod connection;
 pub mod diagnostic;
 pub mod doc_cmd;
 pub mod execute;
+pub mod expand_path;
 pub mod extra_vars;
 pub mod inventory;
 pub mod inventory_cmd;

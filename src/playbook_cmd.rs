@@ -13,32 +13,9 @@ use crate::session::Session;
 
 pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
     let session = Session::open(&cli.connect)?;
-    // roles_path: ANSIBLE_ROLES_PATH or [defaults] roles_path, colon-separated.
-    if let Some(rp) = session
-        .config
-        .get("defaults", "roles_path", "ANSIBLE_ROLES_PATH")
-    {
-        let base = session
-            .config
-            .path
-            .as_ref()
-            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
-            .unwrap_or_default();
-        let paths = rp
-            .split(':')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let p = match (p.strip_prefix("~/"), dirs::home_dir()) {
-                    (Some(rest), Some(home)) => home.join(rest),
-                    _ => std::path::PathBuf::from(p),
-                };
-                // Relative entries in ansible.cfg are relative to the file.
-                if p.is_relative() { base.join(p) } else { p }
-            })
-            .collect();
-        crate::roles::set_roles_path(paths);
-    }
+    apply_roles_path(&session);
     let mut warnings = session.warnings.clone();
+    crate::playbook::load::set_load_vars(session.extra_vars.clone());
     let mut books = Vec::new();
     for path in &cli.playbooks {
         if !path.exists() {
@@ -87,10 +64,22 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
         OutputFormat::Json => crate::output::PlaybookFormat::Json,
         OutputFormat::Human => crate::output::PlaybookFormat::Human,
     };
+    execute(session, books, opts, format, warnings).await
+}
+
+/// Runs loaded playbooks with the printer for `format` and returns the
+/// process exit code (also used by ad-hoc runs of engine actions).
+pub async fn execute(
+    session: Session,
+    books: Vec<Playbook>,
+    opts: RunOptions,
+    format: crate::output::PlaybookFormat,
+    warnings: Vec<String>,
+) -> Result<u8, Diagnostic> {
     let (events, printer) = crate::output::spawn_playbook(
         format,
-        cli.connect.verbose,
-        cli.connect.diff,
+        opts.verbosity,
+        opts.diff,
         session
             .config
             .get("defaults", "log_path", "ANSIBLE_LOG_PATH")
@@ -158,6 +147,35 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
             code => code,
         }
     })
+}
+
+/// `roles_path`: ANSIBLE_ROLES_PATH or `[defaults] roles_path`,
+/// colon-separated; relative entries in ansible.cfg are relative to it.
+pub fn apply_roles_path(session: &Session) {
+    if let Some(rp) = session
+        .config
+        .get("defaults", "roles_path", "ANSIBLE_ROLES_PATH")
+    {
+        let base = session
+            .config
+            .path
+            .as_ref()
+            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+            .unwrap_or_default();
+        let paths = rp
+            .split(':')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let p = match (p.strip_prefix("~/"), dirs::home_dir()) {
+                    (Some(rest), Some(home)) => home.join(rest),
+                    _ => std::path::PathBuf::from(p),
+                };
+                // Relative entries in ansible.cfg are relative to the file.
+                if p.is_relative() { base.join(p) } else { p }
+            })
+            .collect();
+        crate::roles::set_roles_path(paths);
+    }
 }
 
 /// `--list-hosts`, `--list-tasks`, `--list-tags`, in Ansible's layout.

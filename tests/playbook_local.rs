@@ -1049,3 +1049,241 @@ fn templated_loop_var_name() {
     assert_eq!(r.code, Some(0), "{}", r.both());
     assert!(r.stdout.contains("GOT x"), "{}", r.stdout);
 }
+
+#[test]
+fn path_arguments_expand_tilde_and_variables_on_the_target() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {content: "hi\n", dest: "~/tilde.txt"}
+      register: copied
+    - lineinfile: {path: "$HOME/var.txt", line: "x", create: true}
+    - file: {path: "${HOME}/dir", state: directory}
+    - stat: {path: "~root"}
+      register: root_home
+    - file: {path: "~/lit-$TUTTI_SURELY_UNSET", state: touch, modification_time: preserve, access_time: preserve}
+    - assert:
+        that:
+          - root_home.stat.isdir
+          - root_home.stat.path == '/root' or root_home.stat.path.startswith('/')
+          # The written file's ownership is reported, as Ansible's copy does.
+          - copied is not changed or (copied.uid is number and copied.owner is string and copied.gid is number and copied.group is string)
+          - copied.md5sum == ('hi\n' | hash('md5'))
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(common::project::read(&p.path("tilde.txt")), "hi\n");
+    assert_eq!(common::project::read(&p.path("var.txt")), "x\n");
+    assert!(p.path("dir").is_dir());
+    // An unset variable stays as written, as Python's expandvars leaves it.
+    assert!(p.path("lit-$TUTTI_SURELY_UNSET").is_file());
+    let again = p.playbook("inv.ini", "site.yml", &[]);
+    assert!(again.stdout.contains("changed=0"), "{}", again.both());
+}
+
+#[test]
+fn template_prefers_an_ansible_managed_variable_to_the_config() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - template: {src: t.j2, dest: "{{ playbook_dir }}/default.txt"}
+      register: t1
+    - assert:
+        that: "{{ ['src', 'dest', 'checksum', 'md5sum', 'owner', 'group', 'uid', 'gid', 'size', 'state'] | difference(t1.keys()) == [] }}"
+    - template: {src: t.j2, dest: "{{ playbook_dir }}/custom.txt"}
+      vars:
+        ansible_managed: '{{ "made " ~ "here" }}'
+"#,
+    );
+    p.write("templates/t.j2", "# {{ ansible_managed }}\n");
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(
+        common::project::read(&p.path("default.txt")),
+        "# Ansible managed\n"
+    );
+    assert_eq!(
+        common::project::read(&p.path("custom.txt")),
+        "# made here\n"
+    );
+}
+
+#[test]
+fn loop_label_sees_the_items_result_and_a_label_that_fails_fails_the_item() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "echo {{ item }}"
+      register: r
+      loop: [changed, skipped]
+      loop_control:
+        label: "{{ r.stdout }}"
+      when: item == "changed"
+      ignore_errors: true
+    - assert:
+        that:
+          - r.results[0].stdout == 'changed'
+          - r.results[0] is not failed
+          - r.results[1] is failed
+          - "r.results[1].msg is contains(\"no attribute 'stdout'\")"
+          - r.results[1].msg.startswith('Failed to template loop_control.label')
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(
+        r.stdout.contains("changed: [alpha] => (item=changed)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("ignored=1"), "{}", r.stdout);
+}
+
+#[test]
+fn failed_task_name_is_the_tasks_own_name_inside_a_looped_role() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - block:
+        - include_role:
+            name: '{{ item }}'
+          loop: [boom]
+      rescue:
+        - assert:
+            that:
+              - ansible_failed_task.name == "Fail here"
+              - ansible_failed_result.msg == "fail"
+"#,
+    );
+    p.write(
+        "roles/boom/tasks/main.yml",
+        "- name: Fail here\n  fail: msg=fail\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(r.stdout.contains("TASK [boom : Fail here]"), "{}", r.stdout);
+}
+
+#[test]
+fn role_listeners_answer_to_the_role_prefix_and_a_collection_roles_fqcn() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  roles:
+    - plain
+    - ns.col.coll
+  tasks:
+    - command: "true"
+      notify:
+        - "plain : topic_a"
+        - "coll : topic_b"
+    - meta: flush_handlers
+    - assert: {that: [a_ran is defined, b_ran is defined, c_ran is undefined]}
+    - command: "true"
+      notify: "ns.col.coll : topic_c"
+    - meta: flush_handlers
+    - assert: {that: [c_ran is defined]}
+"#,
+    );
+    p.write("roles/plain/tasks/main.yml", "- debug: msg=plain\n")
+        .write(
+            "roles/plain/handlers/main.yml",
+            "- name: A\n  set_fact: {a_ran: true}\n  listen: topic_a\n",
+        )
+        .write(
+            "collections/ansible_collections/ns/col/roles/coll/tasks/main.yml",
+            "- debug: msg=coll\n",
+        )
+        .write(
+            "collections/ansible_collections/ns/col/roles/coll/handlers/main.yml",
+            "- name: B\n  set_fact: {b_ran: true}\n  listen: topic_b\n\
+             - name: C\n  set_fact: {c_ran: true}\n  listen: topic_c\n",
+        );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn adhoc_runs_engine_actions_like_debug_and_include_role() {
+    let p = project("");
+    p.write(
+        "roles/r1/tasks/main.yml",
+        "- debug: msg=from-r1\n- set_fact: {x: 1}\n- debug: msg=\"x={{ x }}\"\n",
+    );
+    let adhoc = |args: &[&str]| {
+        let out = p
+            .tutti()
+            .arg("adhoc")
+            .arg("alpha")
+            .arg("-i")
+            .arg(p.path("inv.ini"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = adhoc(&["-m", "debug", "-a", "msg=hello"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out, "alpha | SUCCESS => {\n    \"msg\": \"hello\"\n}\n");
+    let (code, out) = adhoc(&["-m", "ansible.builtin.include_role", "-a", "name=r1"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("\"msg\": \"from-r1\""), "{out}");
+    assert!(out.contains("\"msg\": \"x=1\""), "{out}");
+    let (code, out) = adhoc(&["-m", "fail", "-a", "msg=boom"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.starts_with("alpha | FAILED! => {"), "{out}");
+}
+
+#[test]
+fn copy_with_an_empty_src_fails_as_missing_source() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {src: "", dest: "{{ playbook_dir }}/out"}
+      register: r
+      ignore_errors: true
+    - copy: {content: "x"}
+      register: nodest
+      ignore_errors: true
+    - assert:
+        that:
+          - r is failed
+          - "'src (or content) is required' in r.msg"
+          - nodest.msg == 'dest is required'
+    - copy: {content: "x", dest: "{{ playbook_dir }}/files"}
+      register: intodir
+      ignore_errors: true
+    - assert:
+        that: intodir.msg == 'can not use content with a dir as dest'
+"#,
+    );
+    p.write("files/keep.txt", "x\n");
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(!p.path("out").exists());
+}
+
+#[test]
+fn import_playbook_names_may_be_templated_with_extra_vars() {
+    let p = project(
+        r#"- import_playbook: '{{ "other.yml" }}'
+- ansible.legacy.import_playbook: "{{ which }}"
+"#,
+    );
+    p.write(
+        "other.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - debug: msg=in-other\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["-e", "which=other.yml"]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(r.stdout.matches("in-other").count(), 2, "{}", r.stdout);
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/run.sh — the README's test command: installs what the fleet tests need on a fresh
-# Debian machine (openssh-server, sudo, git, time; apt-get update only when needed), creates
+# Debian machine (openssh-server, sudo, git, time, acl; apt-get update only when needed), creates
 # /run/sshd, then runs `cargo test --workspace --all-targets` and prints a summary.
 # Idempotent and quick when everything is already installed.
 # Usage: bash tests/run.sh [extra `cargo test` arguments, e.g. -- --nocapture]
@@ -25,6 +25,7 @@ have bzip2 || missing+=(bzip2)
 have ss || missing+=(iproute2)
 have curl || missing+=(curl)
 have /usr/bin/time || missing+=(time)
+have setfacl getfacl || missing+=(acl)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}"

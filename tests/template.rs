@@ -268,6 +268,15 @@ fn conditionals() {
         err.msg,
         "Conditional result was 'yes' of type 'str', which evaluates to True. Conditionals must have a boolean result."
     );
+    // A template computing a string is not evaluated as an expression.
+    let err = tp.eval_bool("{{ '1 == 1' }}", &sc).unwrap_err();
+    assert!(
+        err.msg
+            .starts_with("Encountered untrusted template or expression."),
+        "{}",
+        err.msg
+    );
+    assert!(b("{{ 1 == 1 }}", json!({})));
     let err = tp
         .eval_bool("x | length", &scope_with(json!({"x": []})))
         .unwrap_err();

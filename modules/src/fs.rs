@@ -228,9 +228,33 @@ pub enum WriteResult {
     Written {
         dest: String,
         backup_file: Option<String>,
+        /// Who owns the file now (Ansible reports it with the result).
+        owner: Option<Ownership>,
     },
     /// `validate` rejected the new content; nothing changed.
     Invalid(ValidateFailure),
+}
+
+/// The owner and group of a file, by id and by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    pub uid: u32,
+    pub gid: u32,
+    pub owner: String,
+    pub group: String,
+}
+
+impl Ownership {
+    /// Reads `stat -c '%u %g %U %G'` output.
+    pub fn parse(text: &str) -> Option<Ownership> {
+        let mut w = text.split_whitespace();
+        Some(Ownership {
+            uid: w.next()?.parse().ok()?,
+            gid: w.next()?.parse().ok()?,
+            owner: w.next()?.to_string(),
+            group: w.next()?.to_string(),
+        })
+    }
 }
 
 /// Times for [`Host::touch`].
@@ -348,6 +372,9 @@ if [ -e "$d" ]; then
   a=$(stat -c '%a %u:%g' -- "$d") || fail 15 "cannot stat $d"
   chmod -- "${a%% *}" "$t" || fail 15 "cannot set the mode of $t"
   [ -z "$owner$group" ] && { chown -- "${a#* }" "$t" >/dev/null 2>&1 || :; }
+  if command -v getfacl >/dev/null 2>&1 && acl=$(getfacl -s -p -- "$d" 2>/dev/null) && [ -n "$acl" ]; then
+    printf '%s\n' "$acl" | setfacl --set-file=- -- "$t" >/dev/null 2>&1 || :
+  fi
 else
   chmod -- "$(printf '%o' $(( 0666 & ~$(umask) )))" "$t" || fail 15 "cannot set the mode of $t"
 fi
@@ -385,7 +412,7 @@ if ! e=$(mv -f -- "$t" "$d" 2>&1); then
 fi
 t=
 sync -- "$dir" >/dev/null 2>&1 || :
-printf '\0TUTTI:ok\0%s\0%s\0' "$d" "$b"
+printf '\0TUTTI:ok\0%s\0%s\0%s\0' "$d" "$b" "$(stat -c '%u %g %U %G' -- "$d" 2>/dev/null)"
 "#;
 
 /// `$1` path, `$2` mode, `$3` owner, `$4` group, `$5` follow, `$6`
@@ -736,7 +763,12 @@ pub async fn write_via<H: Host + ?Sized>(
         .collect();
     let dest = fields.get(1).cloned().unwrap_or_else(|| dest.to_string());
     let backup_file = fields.get(2).filter(|b| !b.is_empty()).cloned();
-    Ok(WriteResult::Written { dest, backup_file })
+    let owner = fields.get(3).and_then(|o| Ownership::parse(o));
+    Ok(WriteResult::Written {
+        dest,
+        backup_file,
+        owner,
+    })
 }
 
 /// [`Host::set_attrs`] through `run`.
@@ -853,9 +885,6 @@ pub async fn touch_via<H: Host + ?Sized>(
 /// Hex digest of `data` (the controller side of a checksum comparison).
 pub fn checksum(algo: ChecksumAlgo, data: &[u8]) -> String {
     use sha1::Digest;
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
     match algo {
         ChecksumAlgo::Md5 => hex(&md5::Md5::digest(data)),
         ChecksumAlgo::Sha1 => hex(&sha1::Sha1::digest(data)),
@@ -869,12 +898,19 @@ pub fn checksum(algo: ChecksumAlgo, data: &[u8]) -> String {
 /// SHA-1 of a controller file, streamed (bounded memory) on a blocking
 /// thread.
 pub async fn sha1_local_file(path: &std::path::Path) -> Result<String, String> {
+    digests_local_file(path).await.map(|(sha1, _)| sha1)
+}
+
+/// SHA-1 and MD5 (Ansible's legacy `md5sum`) of a controller file, in one
+/// streamed pass on a blocking thread.
+pub async fn digests_local_file(path: &std::path::Path) -> Result<(String, String), String> {
     let p = path.to_path_buf();
-    let job = tokio::task::spawn_blocking(move || -> Result<String, String> {
+    let job = tokio::task::spawn_blocking(move || -> Result<(String, String), String> {
         use sha1::Digest;
         use std::io::Read;
         let mut f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
         let mut h = sha1::Sha1::new();
+        let mut m = md5::Md5::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = f
@@ -884,10 +920,15 @@ pub async fn sha1_local_file(path: &std::path::Path) -> Result<String, String> {
                 break;
             }
             h.update(&buf[..n]);
+            m.update(&buf[..n]);
         }
-        Ok(h.finalize().iter().map(|x| format!("{x:02x}")).collect())
+        Ok((hex(&h.finalize()), hex(&m.finalize())))
     });
     job.await.map_err(|e| e.to_string())?
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Ansible's backup name for `dest`: `<dest>.<pid>.<YYYY-MM-DD@HH:MM:SS~>`.

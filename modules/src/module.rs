@@ -23,9 +23,7 @@ pub trait Module: Send + Sync {
 
     /// The argument spec `prepare` checks against, which is also what
     /// `tutti doc` prints.
-    fn spec(&self) -> Option<&'static ModuleSpec> {
-        None
-    }
+    fn spec(&self) -> &'static ModuleSpec;
 }
 
 /// A module with validated parameters, ready to look at a host.

@@ -104,8 +104,11 @@ fn convert(p: &Param, v: Value) -> Result<Value, ParamError> {
     };
     match p.kind {
         Kind::Raw | Kind::List => Ok(v),
+        // Ansible reads scalars as their text: `name: 1000` is "1000".
         Kind::Str | Kind::Path => match v {
             Value::Array(_) | Value::Object(_) => Err(fail("it is not a scalar".into())),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
+            Value::Bool(b) => Ok(Value::String(if b { "True" } else { "False" }.into())),
             v => Ok(v),
         },
         Kind::Bool => to_bool(&v)
@@ -261,11 +264,6 @@ impl<'de> Deserializer<'de> for FieldNames {
         bytes byte_buf option unit unit_struct newtype_struct seq tuple
         tuple_struct map enum identifier ignored_any
     }
-}
-
-/// Deserializes `args` without a spec (modules not yet converted).
-pub fn legacy<T: DeserializeOwned>(module: &str, args: Args) -> Result<T, ParamError> {
-    serde_json::from_value(Value::Object(args)).map_err(|e| param_error(module, &e.to_string()))
 }
 
 /// Turns serde's message into Ansible's, for what the spec did not catch.

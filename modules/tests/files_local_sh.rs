@@ -162,6 +162,35 @@ async fn write_atomic_bytes_mode_backup_and_keep_attrs() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Replacing a file keeps its POSIX ACL, as Ansible's atomic_move does
+/// (`shutil.copystat` copies the ACL's extended attribute).
+#[tokio::test]
+async fn write_atomic_keeps_the_files_acl() {
+    let dir = scratch("acl");
+    let dest = dir.join("f");
+    std::fs::write(&dest, "old\n").unwrap();
+    let set = Proc::new("setfacl")
+        .args(["-m", "nobody:rwx"])
+        .arg(&dest)
+        .status()
+        .expect("setfacl (tests/run.sh installs the acl package)");
+    assert!(set.success(), "this file system does not take ACLs");
+    LocalSh
+        .write_atomic(
+            &s(&dest),
+            Content::Bytes(b"new\n".to_vec()),
+            &WriteOpts::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), b"new\n");
+    let acl = Proc::new("getfacl").arg("-p").arg(&dest).output().unwrap();
+    let acl = String::from_utf8_lossy(&acl.stdout).into_owned();
+    assert!(acl.contains("user:nobody:rwx"), "{acl}");
+    assert!(leftovers(&dir).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test]
 async fn write_atomic_streams_a_64_mib_local_file() {
     let dir = scratch("big");

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 use tutti_modules::commands::run::glob_probe;
+use tutti_modules::spec::{ModuleSpec, Support};
 use tutti_modules::testing::{FakeHost, Reply, args, check_then_apply};
 use tutti_modules::{
     Applied, Args, Cmd, Host, HostRead, Module, ModuleError, ParamError, Plan, Prepared,
@@ -58,7 +59,23 @@ impl Module for Flag {
     fn prepare(&self, _args: Args) -> Result<Box<dyn Prepared>, ParamError> {
         Ok(Box::new(*self))
     }
+
+    fn spec(&self) -> &'static ModuleSpec {
+        &FLAG_SPEC
+    }
 }
+
+const FLAG_SPEC: ModuleSpec = ModuleSpec {
+    name: "flag",
+    short: "A test module",
+    description: "Touches /flag.",
+    params: &[],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- flag:\n",
+    open: false,
+    fields: Vec::new,
+};
 
 fn host() -> FakeHost {
     FakeHost::new().on("touch /flag", Reply::ok("").adds("/flag"))

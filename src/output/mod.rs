@@ -120,6 +120,9 @@ pub enum PlaybookFormat {
     Human,
     /// One JSON event per line.
     Json,
+    /// Ad-hoc runs of engine actions (`ansible -m include_role`): each
+    /// task result in the `minimal` (or `oneline`) shape, no banners.
+    AdHoc { one_line: bool },
 }
 
 /// Starts the playbook printer: one task owns stdout and stderr, so
@@ -196,6 +199,39 @@ fn emit_playbook(format: PlaybookFormat, human: &mut human::Human, ev: &events::
             let so = std::io::stdout();
             let se = std::io::stderr();
             let _ = r.write_to(&mut so.lock(), &mut se.lock());
+        }
+        PlaybookFormat::AdHoc { one_line } => {
+            let event = match ev {
+                events::PlaybookEvent::Result(r) if r.item.is_none() || r.loop_summary => {
+                    let mut result = r.result.clone();
+                    result.remove("failed");
+                    // Like Ansible, `debug` shows only what it was asked to.
+                    if r.action == "debug" && r.status == events::ResultStatus::Ok {
+                        result.remove("changed");
+                    }
+                    Event::Result(HostResult {
+                        host: r.host.clone(),
+                        status: match r.status {
+                            events::ResultStatus::Ok => Status::Ok,
+                            events::ResultStatus::Changed => Status::Changed,
+                            events::ResultStatus::Failed => Status::Failed,
+                            events::ResultStatus::Skipped => Status::Skipped,
+                            events::ResultStatus::Unreachable => Status::Unreachable,
+                        },
+                        module: r.action.clone(),
+                        result,
+                    })
+                }
+                events::PlaybookEvent::Warning(w) => Event::Warning(w.clone()),
+                events::PlaybookEvent::Error(e) => {
+                    let _ = writeln!(std::io::stderr(), "[ERROR]: {e}");
+                    return;
+                }
+                _ => return,
+            };
+            let (out, err) = minimal::render(&event, use_color(), one_line);
+            let _ = std::io::stdout().write_all(&crate::secret::scrub_bytes(&out));
+            let _ = std::io::stderr().write_all(&crate::secret::scrub_bytes(&err));
         }
         PlaybookFormat::Json => {
             let line = json::render_playbook(ev);

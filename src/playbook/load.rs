@@ -116,6 +116,7 @@ fn load_plays(
         if let Some(target) = item
             .get("import_playbook")
             .or_else(|| item.get("ansible.builtin.import_playbook"))
+            .or_else(|| item.get("ansible.legacy.import_playbook"))
         {
             let Some(name) = target.as_str() else {
                 return Err(file.err(target, "import_playbook needs a file name"));
@@ -126,6 +127,7 @@ fn load_plays(
                     key.as_str(),
                     "import_playbook"
                         | "ansible.builtin.import_playbook"
+                        | "ansible.legacy.import_playbook"
                         | "when"
                         | "tags"
                         | "vars"
@@ -145,6 +147,11 @@ fn load_plays(
                 kw.include_params
                     .push(Arc::new(map_of(&file, vars, "vars")?));
             }
+            let name = if has_template(name) {
+                render_import_name(&file, target, name, item.get("vars"))?
+            } else {
+                name.to_string()
+            };
             let target_path = file.dir.join(name);
             load_plays(&target_path, depth + 1, &kw, warnings, out)?;
             continue;
@@ -152,6 +159,41 @@ fn load_plays(
         out.push(Arc::new(parse_play(&file, item, inherited, warnings)?));
     }
     Ok(())
+}
+
+/// Extra vars, for templated `import_playbook` names (the only template
+/// rendered while loading: play and host variables do not exist yet).
+static LOAD_VARS: std::sync::Mutex<Option<Map<String, Value>>> = std::sync::Mutex::new(None);
+
+/// Sets the variables templated `import_playbook` names may use.
+pub fn set_load_vars(vars: Map<String, Value>) {
+    if let Ok(mut v) = LOAD_VARS.lock() {
+        *v = Some(vars);
+    }
+}
+
+fn render_import_name(
+    file: &File,
+    at: &Node,
+    name: &str,
+    vars: Option<&Node>,
+) -> Result<String, Diagnostic> {
+    let mut layers = Vec::new();
+    if let Some(Value::Object(m)) = vars.map(Node::to_json) {
+        layers.push(crate::runner::scope::layer(&m, true));
+    }
+    if let Ok(Some(extra)) = LOAD_VARS.lock().as_deref() {
+        layers.push(crate::runner::scope::layer(extra, true));
+    }
+    let scope = crate::runner::scope::scope_of(layers);
+    match crate::template::Templar::new().render_str(name, &scope) {
+        Ok(Value::String(s)) => Ok(s),
+        Ok(other) => Err(file.err(
+            at,
+            format!("import_playbook needs a file name, got {other}"),
+        )),
+        Err(e) => Err(file.err(at, format!("Error templating import_playbook: {e}"))),
+    }
 }
 
 fn check_keys(file: &File, n: &Node, allowed: &[&str], what: &str) -> Result<(), Diagnostic> {
@@ -502,11 +544,7 @@ fn flatten_handlers(steps: Vec<Step>) -> Vec<Arc<Task>> {
 
 /// Every static `notify` must name a handler or a `listen` topic.
 fn check_notify(file: &File, play: &Play) -> Result<(), Diagnostic> {
-    let known = |name: &str| {
-        play.handlers.iter().any(|h| {
-            h.listen.iter().any(|l| l == name) || handler_names(h).iter().any(|n| n == name)
-        })
-    };
+    let known = |name: &str| play.handlers.iter().any(|h| handler_answers_to(h, name));
     let mut stack: Vec<&Step> = play
         .pre_tasks
         .iter()
@@ -553,11 +591,36 @@ pub fn handler_names(h: &Task) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(Value::String(n)) = &h.name {
         v.push(n.clone());
-        if let Some(r) = &h.role {
+        for r in role_prefixes(h) {
             v.push(format!("{r} : {n}"));
         }
     }
     v
+}
+
+/// Whether notifying `name` runs handler `h`: its name or a `listen`
+/// topic, bare or after its role's name (`role : topic`); a collection
+/// role answers to its short name and its FQCN (`ns.col.role : topic`).
+pub fn handler_answers_to(h: &Task, name: &str) -> bool {
+    if h.listen.iter().any(|l| l == name) || handler_names(h).iter().any(|n| n == name) {
+        return true;
+    }
+    role_prefixes(h).iter().any(|r| {
+        name.strip_prefix(r.as_str())
+            .and_then(|rest| rest.strip_prefix(" : "))
+            .is_some_and(|topic| h.listen.iter().any(|l| l == topic))
+    })
+}
+
+/// The names a handler's role goes by in `notify`.
+fn role_prefixes(h: &Task) -> Vec<String> {
+    match &h.role {
+        None => Vec::new(),
+        Some(r) => match r.rsplit_once('.') {
+            Some((_, short)) => vec![r.clone(), short.to_string()],
+            None => vec![r.clone()],
+        },
+    }
 }
 
 /// Parses a list of tasks and blocks.

@@ -82,8 +82,14 @@ pub async fn copy(
         Ok(a) => a,
         Err(e) => return Outcome::failed(e),
     };
+    let given = |k: &str| args.get(k).is_some_and(|v| !v.is_null());
+    if (given("src") || given("content")) && !given("dest") {
+        // Ansible's copy action says it before the module would.
+        return Outcome::failed("dest is required");
+    }
+    // An empty `src` is no source at all: the module says so.
     if !truthy(&args, "remote_src")
-        && let Some(src) = text(&args, "src")
+        && let Some(src) = text(&args, "src").filter(|s| !s.is_empty())
     {
         let trailing = src.ends_with('/') && src.len() > 1;
         let Some(found) = find(hc, t, src.trim_end_matches('/'), "files") else {
@@ -223,12 +229,16 @@ pub async fn template(
         "template_uid",
         Value::String(crate::connection::resolve::local_user()),
     );
-    let managed = run
-        .session
-        .config
-        .get("defaults", "ansible_managed", "ANSIBLE_MANAGED")
-        .unwrap_or_else(|| "Ansible managed".into());
-    set(&mut s, "ansible_managed", Value::String(managed));
+    // A play, task or host variable `ansible_managed` wins over the
+    // configured string, as in Ansible.
+    if s.get_raw("ansible_managed").is_none() {
+        let managed = run
+            .session
+            .config
+            .get("defaults", "ansible_managed", "ANSIBLE_MANAGED")
+            .unwrap_or_else(|| "Ansible managed".into());
+        set(&mut s, "ansible_managed", Value::String(managed));
+    }
     let name = abs.to_string_lossy().into_owned();
     let rendered = match run.templar.render_file(&source, &name, &s, &opts) {
         Ok(r) => r,
@@ -254,7 +264,13 @@ pub async fn template(
         args.remove(k);
     }
     args.insert("content".into(), Value::String(rendered));
-    hand_to(hc, t, "copy", args, scope, check, delegate).await
+    let mut out = hand_to(hc, t, "copy", args, scope, check, delegate).await;
+    // Ansible reports the rendered file's source (a temporary file it
+    // uploaded); the template itself is the closest true answer.
+    if out.result.contains_key("dest") && !out.result.contains_key("src") {
+        out.result.insert("src".into(), Value::String(name));
+    }
+    out
 }
 
 /// `script`: the first word is a controller file.

@@ -303,6 +303,17 @@ pub fn eval_conds(hc: &HostCtx, conds: &[Cond], scope: &Scope) -> Result<Option<
                 Value::String(s) => hc.pc.run.templar.eval_bool(s, scope).map_err(|e| {
                     format!("The conditional check '{s}' failed. The error was: {e}")
                 })?,
+                // `!unsafe` text is never evaluated: Ansible 2.19 fails.
+                Value::Object(m) if m.contains_key(crate::template::UNSAFE_KEY) => {
+                    let text = m
+                        .get(crate::template::UNSAFE_KEY)
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "The conditional check '{text}' failed. The error was: {}",
+                        crate::template::UNTRUSTED
+                    ));
+                }
                 other => tutti_modules::params::to_bool(other).unwrap_or(false),
             };
         if !ok {
@@ -751,16 +762,42 @@ async fn run_loop(
             r.insert(iv.clone(), Value::from(i));
             r.insert("ansible_index_var".into(), Value::String(iv.clone()));
         }
+        let mut status = o.status;
+        // The label sees this item's result under the register name (as
+        // in Ansible since 2.18); a label that cannot render fails the item.
         let label = match &lc.label {
-            Some(l) => run.templar.render(l, &s).unwrap_or_else(|_| item.clone()),
+            Some(l) => {
+                let mut ls = s.clone();
+                if let Some(reg) = &t.register {
+                    ls.set(
+                        reg,
+                        Var {
+                            value: Value::Object(r.clone()),
+                            trusted: false,
+                        },
+                    );
+                }
+                match run.templar.render(l, &ls) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        r.insert("failed".into(), Value::Bool(true));
+                        r.insert(
+                            "msg".into(),
+                            Value::String(format!("Failed to template loop_control.label: {e}")),
+                        );
+                        status = ResultStatus::Failed;
+                        item.clone()
+                    }
+                }
+            }
             None => item.clone(),
         };
         any_changed |= r.get("changed") == Some(&Value::Bool(true));
-        any_failed |= o.status == ResultStatus::Failed;
-        any_unreachable |= o.status == ResultStatus::Unreachable;
-        all_skipped &= o.status == ResultStatus::Skipped;
+        any_failed |= status == ResultStatus::Failed;
+        any_unreachable |= status == ResultStatus::Unreachable;
+        all_skipped &= status == ResultStatus::Skipped;
         if matches!(t.action.as_str(), "set_fact" | "include_vars")
-            && o.status != ResultStatus::Failed
+            && status != ResultStatus::Failed
             && let Some(Value::Object(facts)) = r.get("ansible_facts")
         {
             for (k, v) in facts {
@@ -773,7 +810,7 @@ async fn run_loop(
                 );
             }
         }
-        emit_result(hc, t, kind, modes, o.status, &r, Some(label), false);
+        emit_result(hc, t, kind, modes, status, &r, Some(label), false);
         results.push(Value::Object(r));
         if pause > 0.0 && i + 1 < n {
             tokio::time::sleep(Duration::from_secs_f64(pause)).await;
@@ -935,12 +972,9 @@ fn report(
         .handlers
         .iter()
         .filter(|h| {
-            notify_names.iter().any(|n| {
-                h.listen.iter().any(|l| l == n)
-                    || crate::playbook::load::handler_names(h)
-                        .iter()
-                        .any(|hn| hn == n)
-            })
+            notify_names
+                .iter()
+                .any(|n| crate::playbook::load::handler_answers_to(h, n))
         })
         .map(|h| (h.id, h.display_name()))
         .collect();
@@ -1018,8 +1052,15 @@ fn report(
             ResultStatus::Failed if !ignored => {
                 s.failed = true;
                 s.fatal = fatal;
+                // The task's own name, without the `role : ` prefix of
+                // the banner (Ansible serializes the task's attribute).
+                let name = match &t.name {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
                 let task_info = serde_json::json!({
-                    "name": t.display_name(),
+                    "name": name,
                     "action": t.action,
                     "args": Value::Object(t.args.clone()),
                 });

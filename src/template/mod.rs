@@ -41,6 +41,12 @@ pub const OMIT_PREFIX: &str = "__omit_place_holder__";
 /// nested inside otherwise trusted data.
 pub const UNSAFE_KEY: &str = "__tutti_unsafe__";
 
+/// Ansible 2.19's refusal to evaluate text that did not come from the
+/// playbook itself (`!unsafe`, or computed by a template).
+pub const UNTRUSTED: &str = "Encountered untrusted template or expression. Templates and \
+     expressions must be defined by trusted sources such as playbooks or roles, not untrusted \
+     sources such as module results.";
+
 /// The process-wide `omit` value: the prefix plus random hex, so that no
 /// real value collides with it by accident.
 pub fn omit_token() -> &'static str {
@@ -405,17 +411,29 @@ impl Templar {
     /// `assert that`): must produce a boolean, as in Ansible 2.19.
     pub fn eval_bool(&self, expr: &str, scope: &Scope) -> Result<bool, TemplateError> {
         let mut expr = expr.trim();
+        let mut templated = false;
         if let Some(inner) = single_expr(expr) {
             eprintln!(
                 "[WARNING]: conditional statements should not include jinja2 templating \
                  delimiters such as {{{{ }}}} or {{% %}}. Found: {expr}"
             );
             expr = inner;
+            templated = true;
         }
         let ctx = Ctx::new(self, scope);
         let v = self.eval_in(expr, &ctx)?;
         if v.kind() == ValueKind::Bool {
             return Ok(v.is_true());
+        }
+        // A template that computes a string would have that string
+        // evaluated as an expression; Ansible 2.19 refuses, since computed
+        // text is not trusted like the playbook's own.
+        let bare_variable = expr
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if templated && v.kind() == ValueKind::String && !bare_variable {
+            return Err(TemplateError::new(UNTRUSTED.to_string()));
         }
         let shown = match v.kind() {
             ValueKind::String => v.as_str().unwrap_or_default().to_string(),

@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -87,16 +88,91 @@ def tutti_bin(work):
     return bindir
 
 
-def write_inventory():
-    """The inventory ansible-test gives posix targets on the local host."""
-    inv = SRC / "test" / "integration" / "inventory"
+SSH_ADDR = "127.0.0.2"
+
+
+class Sshd:
+    """A throwaway OpenSSH server on loopback that the remote targets reach
+    as root with a fresh key; each session's HOME is the target's own
+    throwaway home (sshd's SetEnv), as a fresh test container's would be."""
+
+    def __init__(self, work):
+        self.dir = work / "sshd"
+        self.dir.mkdir()
+        self.host_key = self.dir / "host_key"
+        self.client_key = self.dir / "client_key"
+        for key in (self.host_key, self.client_key):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            str(key)], check=True)
+        (self.dir / "authorized_keys").write_text(
+            (self.dir / "client_key.pub").read_text())
+        self.host_pub = (self.dir / "host_key.pub").read_text().split()[:2]
+        self.proc = None
+        self.port = None
+        Path("/run/sshd").mkdir(exist_ok=True)
+
+    def start(self, home):
+        """(Re)starts sshd with sessions' HOME at `home`."""
+        self.stop()
+        with socket.socket() as s:
+            s.bind((SSH_ADDR, 0))
+            self.port = s.getsockname()[1]
+        sftp = "/usr/lib/openssh/sftp-server"
+        sftp = sftp if Path(sftp).exists() else "internal-sftp"
+        config = self.dir / "sshd_config"
+        config.write_text("\n".join([
+            f"Port {self.port}", f"ListenAddress {SSH_ADDR}",
+            f"HostKey {self.host_key}", f"PidFile {self.dir / 'sshd.pid'}",
+            f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
+            "StrictModes no", "UsePAM no", "PermitRootLogin yes",
+            "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+            "MaxSessions 100", "MaxStartups 100", f"SetEnv HOME={home}",
+            # Sessions start in that home too (sshd would chdir to /root),
+            # so relative paths land in the throwaway directory.
+            f"ForceCommand {self.force_command(sftp)}",
+            f"Subsystem sftp {sftp}", "PrintMotd no", "UseDNS no",
+            "AcceptEnv LANG LC_*", ""]))
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "sshd.log", "a"))
+        for _ in range(100):
+            try:
+                socket.create_connection((SSH_ADDR, self.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        (home / ".ssh").mkdir(parents=True, exist_ok=True)
+        with open(home / ".ssh" / "known_hosts", "a") as f:
+            f.write(f"[{SSH_ADDR}]:{self.port} {' '.join(self.host_pub)}\n")
+
+    @staticmethod
+    def force_command(sftp):
+        server = sftp if sftp != "internal-sftp" else "/usr/lib/openssh/sftp-server"
+        return ('cd "$HOME" || exit 1; case "$SSH_ORIGINAL_COMMAND" in '
+                f'"") exec /bin/sh -l ;; sftp|internal-sftp|*/sftp-server) exec {server} ;; '
+                '*) exec /bin/sh -c "$SSH_ORIGINAL_COMMAND" ;; esac')
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait()
+            self.proc = None
+
+
+def write_inventory(sshd=None):
+    """The inventory ansible-test gives a target: `testhost` over SSH as
+    root on loopback for remote targets, the local connection for
+    `context/controller` ones."""
+    inv = SRC / "test" / "integration" / ("inventory" if sshd is None else "inventory.ssh")
     # The system interpreter: targets become `nobody`, who cannot reach a
     # Python under /root.
     python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
-    inv.write_text(
-        "[testgroup]\n"
-        f"testhost ansible_connection=local ansible_pipelining=yes "
-        f"ansible_python_interpreter={python}\n")
+    if sshd is None:
+        conn = "ansible_connection=local ansible_pipelining=yes"
+    else:
+        conn = (f"ansible_host={SSH_ADDR} ansible_port={sshd.port} ansible_user=root "
+                f"ansible_ssh_private_key_file={sshd.client_key} ansible_pipelining=yes")
+    inv.write_text(f"[testgroup]\ntesthost {conn} ansible_python_interpreter={python}\n")
     return inv
 
 
@@ -105,7 +181,7 @@ def aliases(target):
     return path.read_text().split() if path.exists() else []
 
 
-def run_target(target, bindir, inventory, work):
+def run_target(target, bindir, sshd, work):
     """Runs one target; returns (exit code, output, seconds)."""
     out_dir = Path(tempfile.mkdtemp(prefix=f"{target}-", dir=work))
     # A throwaway home, as a fresh test container has: targets copy
@@ -115,6 +191,11 @@ def run_target(target, bindir, inventory, work):
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "authorized_keys").write_text(
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKZfbMlrLwKlzqZeDmTOfAUozhwh38pjb+1cS2CaShnX conformance\n")
+    if "context/controller" in aliases(target):
+        inventory = write_inventory()
+    else:
+        sshd.start(home)
+        inventory = write_inventory(sshd)
     env = dict(os.environ)
     for key in list(env):
         if key.startswith(("ANSIBLE_", "TUTTI_")):
@@ -191,16 +272,19 @@ def main():
                     help="print each failing target's output tail")
     args = ap.parse_args()
     fetch()
-    inventory = write_inventory()
     targets = args.targets.split(",") if args.targets else TARGETS
     expected = {} if args.ansible else load_expected()
     work = Path(tempfile.mkdtemp(prefix="tutti-conformance-"))
     work.chmod(0o755)
     bindir = ansible_bin() if args.ansible else tutti_bin(work)
+    sshd = Sshd(work)
     problems = []
     print(f"{'target':16} {'tasks':>6} {'secs':>6}  verdict")
     for target in targets:
-        code, text, secs = run_target(target, bindir, inventory, work)
+        try:
+            code, text, secs = run_target(target, bindir, sshd, work)
+        finally:
+            sshd.stop()
         tasks, stop = tally(text)
         if code == 0:
             verdict = "pass"

@@ -6,8 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Tools the targets call on the test host.
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 if ! command -v setfacl >/dev/null; then
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get install -y -q acl >/dev/null
+fi
+# Remote targets reach `testhost` through a throwaway sshd on loopback.
+if [ ! -x /usr/sbin/sshd ]; then
+    $SUDO apt-get install -y -q openssh-server openssh-client >/dev/null
 fi
 exec python3 tests/conformance/run.py "$@"

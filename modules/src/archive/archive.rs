@@ -22,6 +22,7 @@ use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
 use crate::services::split_section;
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `archive` module.
@@ -51,6 +52,96 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_bool")]
     remove: Option<bool>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "archive",
+    short: "Pack files on the target into a tar or zip archive",
+    description: "Packs files and directories already on the target into a tar \
+        archive (plain, or compressed with gzip, bzip2 or xz) or a zip archive, or, \
+        for a single file and a compressing format, just compresses that file. \
+        The archive is built in a temporary file beside `dest` and renamed into \
+        place. It is rebuilt only when its members differ from the sources (name, \
+        type, size, modification time; for a compressed single file, its \
+        content), so repeated runs change nothing.",
+    params: &[
+        param(
+            "dest",
+            Kind::Path,
+            "The archive to create. Required when `path` matches several \
+            files; without it, the single source's path plus the format's \
+            extension is used.",
+        ),
+        param(
+            "exclude_path",
+            Kind::List,
+            "Absolute paths or globs of sources to leave out, with everything \
+            under them.",
+        ),
+        param(
+            "exclusion_patterns",
+            Kind::List,
+            "Globs matched against member names (relative to the archive root) \
+            and their base names; matching members are left out.",
+        ),
+        param(
+            "force_archive",
+            Kind::Bool,
+            "Always make an archive, even of a single file; otherwise a single \
+            file with `gz`, `bz2` or `xz` is compressed without a tar wrapper.",
+        )
+        .default("false"),
+        param(
+            "format",
+            Kind::Str,
+            "The archive type: a tar compressed with gzip (`gz`), bzip2 (`bz2`) \
+            or xz (`xz`), a plain `tar`, or `zip`.",
+        )
+        .choices(&["bz2", "gz", "tar", "xz", "zip"])
+        .default("gz"),
+        param("group", Kind::Str, "Group that should own the archive."),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions of the archive: octal (`'0644'`, quoted) or symbolic \
+            (`u=rw,g=r`).",
+        ),
+        param("owner", Kind::Str, "User that should own the archive."),
+        param(
+            "path",
+            Kind::List,
+            "Absolute paths or shell globs of the files and directories to pack \
+            (directories recursively); members are stored relative to the \
+            sources' common parent directory.",
+        )
+        .required(),
+        param(
+            "remove",
+            Kind::Bool,
+            "Delete the sources after the archive has been (re)built.",
+        )
+        .default("false"),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Pack the application's logs
+  ansible.builtin.archive:
+    path: /var/log/app
+    dest: /srv/backup/app-logs.tar.gz
+    exclusion_patterns:
+      - '*.tmp'
+
+- name: Zip several reports
+  ansible.builtin.archive:
+    path:
+      - /srv/reports/*.csv
+      - /srv/reports/summary.pdf
+    dest: /srv/outgoing/reports.zip
+    format: zip
+    mode: '0640'
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug)]
 struct Prepped {
@@ -476,8 +567,12 @@ impl Module for Archive {
         "archive"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let paths = p.path.unwrap_or_default();
         if paths.is_empty() {
             return Err(ParamError::at("path", "missing required arguments: path"));

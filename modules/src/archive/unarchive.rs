@@ -24,6 +24,7 @@ use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
 use crate::services::split_section;
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `unarchive` module.
@@ -71,6 +72,126 @@ struct Params {
     #[allow(dead_code)]
     validate_certs: Option<Value>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "unarchive",
+    short: "Unpack a tar or zip archive into a directory on the target",
+    description: "Unpacks a tar archive (plain or compressed with gzip, bzip2, xz \
+        or zstd, by the target's `tar`) or a zip archive (by the target's `unzip`) \
+        into an existing directory. The archive is a controller file streamed to \
+        the target, or with `remote_src` a file already there. Before extracting, \
+        the archive's members are compared with what is under `dest` (`tar \
+        --diff`, or for zip each member's type, size and modification time), and \
+        nothing is extracted when they already match.",
+    params: &[
+        param(
+            "copy",
+            Kind::Bool,
+            "The older spelling of `remote_src`, inverted: `false` reads `src` on \
+            the target. Cannot be combined with `remote_src`.",
+        ),
+        param(
+            "creates",
+            Kind::Path,
+            "A path on the target; when it exists, nothing is extracted.",
+        ),
+        param(
+            "decrypt",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect (a vault-encrypted \
+            archive is not decrypted).",
+        ),
+        param(
+            "dest",
+            Kind::Path,
+            "The existing directory on the target to unpack into.",
+        )
+        .required(),
+        param(
+            "exclude",
+            Kind::List,
+            "Member names or globs not to extract (nor compare).",
+        ),
+        param(
+            "extra_opts",
+            Kind::List,
+            "Extra arguments for `tar` or `unzip`, passed as given.",
+        ),
+        param("group", Kind::Str, "Group given to every extracted member."),
+        param(
+            "include",
+            Kind::List,
+            "Extract (and compare) only these members.",
+        ),
+        param(
+            "io_buffer_size",
+            Kind::Int,
+            "Accepted for compatibility; has no effect.",
+        ),
+        param(
+            "keep_newer",
+            Kind::Bool,
+            "Do not overwrite files that are newer than their archive members, \
+            and ignore modification time differences when comparing.",
+        )
+        .default("false"),
+        param(
+            "list_files",
+            Kind::Bool,
+            "Return the archive's member names as `files`.",
+        )
+        .default("false"),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions applied with `chmod` to every extracted member (except \
+            symlinks), octal (`'0644'`, quoted) or symbolic (`u=rwX,g=rX`).",
+        ),
+        param("owner", Kind::Str, "User given to every extracted member."),
+        param(
+            "remote_src",
+            Kind::Bool,
+            "Read `src` on the target instead of the controller. When absent, \
+            `copy: false` means the same; otherwise the controller is used.",
+        ),
+        param(
+            "src",
+            Kind::Path,
+            "The archive: a controller path (relative paths are looked up in the \
+            role's or playbook's `files/`), or with `remote_src` a path on the \
+            target. URLs are not supported.",
+        )
+        .required(),
+        param(
+            "unsafe_writes",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect.",
+        ),
+        param(
+            "validate_certs",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect, as `src` cannot be a URL.",
+        ),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Unpack a release shipped with the role
+  ansible.builtin.unarchive:
+    src: app-2.1.0.tar.gz
+    dest: /opt/app
+    owner: app
+    group: app
+
+- name: Unpack a zip already on the host, once
+  ansible.builtin.unarchive:
+    src: /tmp/site.zip
+    dest: /var/www/site
+    remote_src: true
+    creates: /var/www/site/index.html
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug)]
 struct Prepped {
@@ -635,8 +756,12 @@ impl Module for Unarchive {
         "unarchive"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let Some(src) = p.src.filter(|s| !s.is_empty()) else {
             return Err(ParamError::at("src", "missing required arguments: src"));
         };

@@ -9,6 +9,7 @@ use crate::cmd::Cmd;
 use crate::commands::run::{self, RunCommand, non_empty, with_stdin};
 use crate::module::{Args, Module, ParamError, Prepared};
 use crate::params;
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `command` module.
 pub struct Command;
@@ -50,6 +51,105 @@ struct Params {
     strip_empty_ends: Option<bool>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "command",
+    short: "Run a program on the target without a shell",
+    description: "Runs a program with its arguments directly, not through a shell, so \
+        `$HOME`, `*`, `|`, `;` and redirections reach the program literally. The \
+        command line is given as the free form (or `cmd`), split into words with \
+        Python's `shlex` rules, or as a ready-made list in `argv`. A command always \
+        reports a change when it runs; `creates` and `removes` make it idempotent \
+        by skipping it when a path (a glob) exists or does not exist.",
+    params: &[
+        param(
+            "_raw_params",
+            Kind::Str,
+            "The command line (the free form), split into words as a POSIX shell \
+            would quote them but without any expansion.",
+        ),
+        param(
+            "argv",
+            Kind::List,
+            "The program and its arguments as a list, used as is; cannot be \
+            combined with the free form or `cmd`.",
+        ),
+        param(
+            "chdir",
+            Kind::Path,
+            "Directory to change into before running the command (and in which \
+            relative `creates`/`removes` patterns are looked up).",
+        ),
+        param(
+            "cmd",
+            Kind::Str,
+            "The command line, as an alternative to the free form; giving both \
+            is an error.",
+        ),
+        param(
+            "creates",
+            Kind::Path,
+            "A path or glob pattern on the target; when something matches it, \
+            the command is not run.",
+        ),
+        param(
+            "executable",
+            Kind::Str,
+            "Accepted for compatibility but ignored, with a warning: `command` \
+            never uses a shell (use `shell` for that).",
+        ),
+        param(
+            "expand_argument_vars",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect, as arguments are always \
+            passed on literally (`~` and `$VAR` are not expanded).",
+        ),
+        param(
+            "removes",
+            Kind::Path,
+            "A path or glob pattern on the target; when nothing matches it, the \
+            command is not run.",
+        ),
+        param(
+            "stdin",
+            Kind::Str,
+            "Text fed to the command's standard input.",
+        ),
+        param(
+            "stdin_add_newline",
+            Kind::Bool,
+            "Append a newline to `stdin` before sending it.",
+        )
+        .default("true"),
+        param(
+            "strip_empty_ends",
+            Kind::Bool,
+            "Remove trailing line ends from the reported `stdout` and `stderr`.",
+        )
+        .default("true"),
+    ],
+    check: Support::Partial(
+        "the command is not run; with `creates` or `removes` the outcome is \
+        predicted from the target, otherwise it is reported as unknown",
+    ),
+    diff: Support::None,
+    example: "- name: Initialise the database once
+  ansible.builtin.command:
+    cmd: /usr/local/bin/db-init --data /srv/db
+    creates: /srv/db/PG_VERSION
+
+- name: Run a program with arguments given as a list
+  ansible.builtin.command:
+    argv:
+      - /usr/bin/git
+      - clone
+      - https://example.com/repo.git
+    chdir: /opt
+    creates: /opt/repo
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 /// Ansible's task parser moves `cmd` into the free form; both at once is
 /// an error with this message.
 pub(crate) const CMD_AND_FREE_FORM: &str = "The 'cmd' argument cannot be used when other raw \
@@ -72,8 +172,12 @@ impl Module for Command {
         "command"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         if p.raw_params.is_none() && p.cmd.is_none() && p.argv.is_none() {
             return Err(ParamError::new(
                 "one of the following is required: _raw_params, cmd, argv",

@@ -10,6 +10,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `ping` module.
 pub struct Ping;
@@ -21,13 +22,44 @@ struct Params {
     data: Option<String>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "ping",
+    short: "Check that the target can be reached and run commands",
+    description: "Connects to the host and runs a trivial command there, failing \
+        when the host is unreachable or cannot run it; on success it answers \
+        with `ping: <data>`. It never changes anything, so it behaves the same in \
+        check mode.",
+    params: &[param(
+        "data",
+        Kind::Str,
+        "The value returned as `ping`. The value `crash` makes the task fail \
+        after reaching the host, to test error handling.",
+    )
+    .default("pong")],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Make sure every host answers
+  ansible.builtin.ping:
+
+- name: Answer with a custom value
+  ansible.builtin.ping:
+    data: hello
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 impl Module for Ping {
     fn name(&self) -> &'static str {
         "ping"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         Ok(Box::new(PingHost {
             data: p.data.unwrap_or_else(|| "pong".into()),
         }))

@@ -12,6 +12,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `raw` module.
 pub struct Raw;
@@ -29,13 +30,51 @@ struct Params {
     executable: Option<String>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "raw",
+    short: "Send a command line to the connection as is",
+    description: "Sends the task's free-form string to the connection exactly as \
+        written, without wrapping it in `/bin/sh -c` or any other helper, so it \
+        works on hosts without a POSIX shell or Python (to bootstrap them, say). \
+        It always reports a change, and its output is returned unaltered.",
+    params: &[
+        param(
+            "_raw_params",
+            Kind::Str,
+            "The command line (the free form), sent to the connection unchanged.",
+        ),
+        param(
+            "executable",
+            Kind::Str,
+            "A shell to run the string with, as `<executable> -c <string>`; \
+            without it the string goes to the connection directly.",
+        ),
+    ],
+    check: Support::None,
+    diff: Support::None,
+    example: "- name: Install Python on a bare host
+  ansible.builtin.raw: test -e /usr/bin/python3 || (apt-get update && apt-get install -y python3)
+
+- name: Run through bash
+  ansible.builtin.raw: echo $BASH_VERSION
+  args:
+    executable: /bin/bash
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 impl Module for Raw {
     fn name(&self) -> &'static str {
         "raw"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let Some(line) = p.raw_params.filter(|s| !s.trim().is_empty()) else {
             return Err(ParamError::new("no command given"));
         };

@@ -14,6 +14,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `setup` module.
 pub struct Setup;
@@ -30,6 +31,66 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     fact_path: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "setup",
+    short: "Gather facts about the target",
+    description: "Collects facts about the host (distribution, kernel, users, \
+        network interfaces and addresses, hardware, virtualization, local facts \
+        from `fact_path`, ...) with one read-only script run in a single round \
+        trip, and returns them as `ansible_facts`, named as Ansible names them. \
+        This is what `gather_facts` runs. It never changes the host, so check \
+        mode gathers the same facts.",
+    params: &[
+        param(
+            "gather_subset",
+            Kind::List,
+            "Which groups of facts to collect: `all`, `min`, `hardware`, \
+            `network` or `virtual`; `!name` leaves a group out. The minimal \
+            facts are gathered unless `!min` is given. Ansible's finer names \
+            are accepted too (`devices` and `dmi` mean `hardware`, \
+            `interfaces` means `network`, the minimal ones add nothing).",
+        )
+        .default("all"),
+        param(
+            "gather_timeout",
+            Kind::Int,
+            "Seconds a command that may hang (a mount's `stat`, an executable \
+            local fact, the host name lookup) may take before it is given up.",
+        )
+        .default("10"),
+        param(
+            "filter",
+            Kind::List,
+            "Shell-style patterns; only facts whose name (with or without the \
+            `ansible_` prefix) matches one are returned. Without it, every \
+            gathered fact is returned.",
+        ),
+        param(
+            "fact_path",
+            Kind::Path,
+            "Directory on the target holding local facts (`*.fact` files, JSON \
+            or INI, or executables printing JSON), returned under \
+            `ansible_local`.",
+        )
+        .default("/etc/ansible/facts.d"),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Gather only network facts
+  ansible.builtin.setup:
+    gather_subset:
+      - '!all'
+      - network
+
+- name: Read the distribution facts
+  ansible.builtin.setup:
+    filter:
+      - ansible_distribution*
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// Subset names accepted besides `all`, `min`, `hardware`, `network`,
 /// `virtual`: Ansible's minimal collectors (always gathered with `min`),
@@ -166,8 +227,12 @@ impl Module for Setup {
         "setup"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let gather_subset = p.gather_subset.unwrap_or_else(|| vec!["all".into()]);
         let subsets = resolve_subsets(&gather_subset)?;
         let timeout = match p.gather_timeout.as_deref().map(str::trim) {

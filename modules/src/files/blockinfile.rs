@@ -18,6 +18,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `blockinfile` module.
@@ -76,6 +77,177 @@ struct Params {
     attributes: Option<Value>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "blockinfile",
+    short: "Insert, update or remove a block of lines between marker lines",
+    description: "Keeps a block of text in a file on the target between a \
+        begin and an end marker line. When both markers are found the lines \
+        between them are replaced; otherwise the block is placed according to \
+        `insertafter`/`insertbefore`. The new content is computed and compared \
+        with the file, and the file is written (atomically) only when it \
+        differs, so running the task again changes nothing. Bytes outside the \
+        block are left as they are.",
+    params: &[
+        param("path", Kind::Path, "The file on the target to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        param(
+            "state",
+            Kind::Str,
+            "`present` puts the block in the file; `absent` removes the \
+            markers and everything between them.",
+        )
+        .default("present")
+        .choices(&["absent", "present"]),
+        param(
+            "marker",
+            Kind::Str,
+            "Template of the marker lines; `{mark}` is replaced by \
+            `marker_begin` or `marker_end`. Use a comment syntax the file \
+            understands.",
+        )
+        .default("# {mark} ANSIBLE MANAGED BLOCK"),
+        param(
+            "block",
+            Kind::Str,
+            "The lines to put between the markers. Without it, or empty, the \
+            markers and what is between them are removed, as with `state: \
+            absent`.",
+        )
+        .aliases(&["content"]),
+        param(
+            "insertafter",
+            Kind::Str,
+            "Where a new block goes when the markers are not found: `EOF`, or \
+            a regular expression, the block going after the last matching line \
+            (at the end of the file when nothing matches). Without this and \
+            `insertbefore` the block goes at the end.",
+        ),
+        param(
+            "insertbefore",
+            Kind::Str,
+            "Where a new block goes when the markers are not found: `BOF`, or \
+            a regular expression, the block going before the last matching \
+            line (at the end of the file when nothing matches).",
+        ),
+        param(
+            "create",
+            Kind::Bool,
+            "Create the file (and its missing parent directories) when it \
+            does not exist; otherwise a missing file fails the task.",
+        )
+        .default("false"),
+        param(
+            "backup",
+            Kind::Bool,
+            "Keep a timestamped copy of the file being changed beside it.",
+        )
+        .default("false"),
+        param(
+            "marker_begin",
+            Kind::Str,
+            "What replaces `{mark}` in the first marker line.",
+        )
+        .default("BEGIN"),
+        param(
+            "marker_end",
+            Kind::Str,
+            "What replaces `{mark}` in the last marker line.",
+        )
+        .default("END"),
+        param(
+            "append_newline",
+            Kind::Bool,
+            "Add an empty line after the block unless one is already there.",
+        )
+        .default("false"),
+        param(
+            "prepend_newline",
+            Kind::Bool,
+            "Add an empty line before the block unless one is already there.",
+        )
+        .default("false"),
+        param(
+            "encoding",
+            Kind::Str,
+            "Accepted for compatibility; has no effect (the file is edited as \
+            bytes, text arguments are UTF-8).",
+        ),
+        param(
+            "validate",
+            Kind::Str,
+            "Command run on the new content before it replaces the file; `%s` \
+            stands for the temporary file's path. A non-zero exit fails the \
+            task and leaves the file alone.",
+        ),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions of the file: octal (`'0644'`) or symbolic \
+            (`u=rw,g=r`).",
+        ),
+        param("owner", Kind::Str, "User that should own the file."),
+        param("group", Kind::Str, "Group that should own the file."),
+        param(
+            "unsafe_writes",
+            Kind::Bool,
+            "Accepted for compatibility; writes are always atomic.",
+        )
+        .default("false"),
+        param(
+            "others",
+            Kind::Raw,
+            "Accepted for compatibility; has no effect.",
+        ),
+        param(
+            "seuser",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "serole",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "setype",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "selevel",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "attributes",
+            Kind::Str,
+            "Accepted for compatibility (file attributes are not managed).",
+        )
+        .aliases(&["attr"]),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Allow the backup host in sshd_config
+  ansible.builtin.blockinfile:
+    path: /etc/ssh/sshd_config
+    insertbefore: '^Match '
+    block: |
+      Match Address 192.0.2.10
+        PermitRootLogin prohibit-password
+    validate: /usr/sbin/sshd -t -f %s
+    backup: true
+
+- name: Remove the block added by the old role
+  ansible.builtin.blockinfile:
+    path: /etc/hosts
+    marker: '# {mark} OLD ROLE HOSTS'
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 enum Place {
     Bof,
     Eof,
@@ -113,8 +285,12 @@ impl Module for BlockInFile {
         "blockinfile"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("blockinfile", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = (
             &p.others,
             &p.seuser,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::attrs::{self, Mode, ModeParam, mode_str};
 use super::common::{self, Stash, Want};
-use crate::fs::{self, ChecksumAlgo, Content, FileStat, StatOpts, WriteOpts};
+use crate::fs::{self, ChecksumAlgo, Content, FileStat, StatOpts, WriteOpts, WriteResult};
 use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
@@ -280,8 +280,8 @@ impl Module for Copy {
         "copy"
     }
 
-    fn spec(&self) -> Option<&'static ModuleSpec> {
-        Some(&SPEC)
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
@@ -297,7 +297,8 @@ impl Module for Copy {
         );
         let remote_src = p.remote_src.unwrap_or(false);
         let local_follow = p.local_follow.unwrap_or(true);
-        let source = match (&p.src, &p.content) {
+        let src = p.src.clone().filter(|s| !s.is_empty());
+        let source = match (&src, &p.content) {
             (Some(_), Some(_)) => return Err(bad("src", "src and content are mutually exclusive")),
             (None, None) => return Err(bad("src", "src (or content) is required")),
             (None, Some(c)) => {
@@ -466,6 +467,11 @@ impl Task {
         if let Some(s) = &st
             && s.is_dir()
         {
+            if matches!(self.source, Source::Content(_)) {
+                return Err(ModuleError::failed(
+                    "can not use content with a dir as dest",
+                ));
+            }
             return Err(ModuleError::failed(format!(
                 "Destination {dest} is a directory"
             )));
@@ -616,10 +622,16 @@ impl Task {
         &self,
         host: &dyn HostRead,
     ) -> Result<(Vec<Step>, FilePlan), ModuleError> {
+        // Ansible's legacy `md5sum` of the content, when the controller
+        // has it (a remote source is not read twice for it).
+        let mut md5sum = None;
         let (content, checksum, size, small, src_mode, name) = match &self.source {
             Source::Content(b) => (
                 Content::Bytes(b.clone()),
-                fs::checksum(ChecksumAlgo::Sha1, b),
+                {
+                    md5sum = Some(fs::checksum(ChecksumAlgo::Md5, b));
+                    fs::checksum(ChecksumAlgo::Sha1, b)
+                },
                 b.len() as u64,
                 (b.len() as u64 <= MAX_DIFF).then(|| b.clone()),
                 None,
@@ -629,9 +641,10 @@ impl Task {
                 let meta = std::fs::metadata(p).map_err(|e| {
                     ModuleError::failed(format!("could not find src={}, {e}", p.display()))
                 })?;
-                let sum = fs::sha1_local_file(p)
+                let (sum, md5) = fs::digests_local_file(p)
                     .await
                     .map_err(|e| ModuleError::failed(format!("could not read src: {e}")))?;
+                md5sum = Some(md5);
                 let small = if meta.len() <= MAX_DIFF {
                     std::fs::read(p).ok()
                 } else {
@@ -696,9 +709,12 @@ impl Task {
                 steps.push(Step::Mkdir(common::parent(&dest).to_string()));
             }
         }
-        let plan = self
+        let mut plan = self
             .plan_file(host, &dest, st, content, checksum, size, small, src_mode)
             .await?;
+        if let Some(m) = md5sum {
+            plan.result.insert("md5sum".into(), json!(m));
+        }
         Ok((steps, plan))
     }
 
@@ -864,6 +880,12 @@ impl Prepared for Task {
                         unsafe_writes: self.unsafe_writes,
                     };
                     let r = host.write_atomic(&dest, content, &opts).await?;
+                    if let WriteResult::Written { owner: Some(o), .. } = &r {
+                        result.insert("uid".into(), json!(o.uid));
+                        result.insert("gid".into(), json!(o.gid));
+                        result.insert("owner".into(), json!(o.owner));
+                        result.insert("group".into(), json!(o.group));
+                    }
                     if let Some(b) = common::written(r)? {
                         result.insert("backup_file".into(), json!(b));
                     }

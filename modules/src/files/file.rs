@@ -18,6 +18,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `file` module.
 pub struct File;
@@ -68,6 +69,154 @@ struct Params {
     #[serde(default, alias = "attr")]
     attributes: Option<Value>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "file",
+    short: "Manage files, directories, links and their attributes",
+    description: "Makes a path on the target what `state` says: an existing \
+        file whose attributes are set, a directory (created with its parents), \
+        a symbolic or hard link, a touched file, or nothing at all. The path is \
+        looked at first and only what differs is changed (a directory that \
+        exists, a link that already points at `src`, a mode that is already \
+        set), so the task can run again without changing anything; `touch` \
+        with the default times is the exception and reports a change each \
+        time.",
+    params: &[
+        param("path", Kind::Path, "The path on the target to manage.")
+            .required()
+            .aliases(&["dest", "name"]),
+        param(
+            "state",
+            Kind::Str,
+            "`file` only sets attributes of an existing file (it fails when \
+            the path is missing); `directory` creates the directory and its \
+            parents; `link` and `hard` make a symbolic or hard link to `src`; \
+            `touch` creates an empty file or updates its times; `absent` \
+            removes the path (a directory recursively). Without it the \
+            current type of the path is kept (`file` when it is missing, \
+            `directory` with `recurse`).",
+        )
+        .choices(&["absent", "directory", "file", "hard", "link", "touch"]),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions: octal (`'0755'`) or symbolic (`u=rwx,g=rx,o=rx`).",
+        ),
+        param("owner", Kind::Str, "User that should own the path."),
+        param("group", Kind::Str, "Group that should own the path."),
+        param(
+            "src",
+            Kind::Path,
+            "What the link points at, for `state: link` or `hard`; a relative \
+            symlink target is taken relative to the link's directory.",
+        ),
+        param(
+            "recurse",
+            Kind::Bool,
+            "With `state: directory`, also set `mode`, `owner` and `group` on \
+            everything inside the directory.",
+        )
+        .default("false"),
+        param(
+            "force",
+            Kind::Bool,
+            "For links: replace what is already at `path` (a file, or an \
+            empty directory), and make a symlink even when `src` does not \
+            exist.",
+        )
+        .default("false"),
+        param(
+            "follow",
+            Kind::Bool,
+            "When `path` is a symlink, set attributes (and times) on what it \
+            points at rather than on the link.",
+        )
+        .default("true"),
+        param(
+            "modification_time",
+            Kind::Str,
+            "Modification time to set: `now`, `preserve`, or a time written \
+            in `modification_time_format`. Without it, `touch` sets the \
+            current time and the other states leave the time alone.",
+        ),
+        param(
+            "modification_time_format",
+            Kind::Str,
+            "strftime format of `modification_time`.",
+        )
+        .default("%Y%m%d%H%M.%S"),
+        param(
+            "access_time",
+            Kind::Str,
+            "Access time to set: `now`, `preserve`, or a time written in \
+            `access_time_format`. Without it, `touch` sets the current time \
+            and the other states leave the time alone.",
+        ),
+        param(
+            "access_time_format",
+            Kind::Str,
+            "strftime format of `access_time`.",
+        )
+        .default("%Y%m%d%H%M.%S"),
+        param(
+            "unsafe_writes",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect.",
+        )
+        .default("false"),
+        param("_original_basename", Kind::Str, "Set by the engine."),
+        param("_diff_peek", Kind::Raw, "Set by the engine."),
+        param(
+            "seuser",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "serole",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "setype",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "selevel",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "attributes",
+            Kind::Str,
+            "Accepted for compatibility (file attributes are not managed).",
+        )
+        .aliases(&["attr"]),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Create the application directory
+  ansible.builtin.file:
+    path: /srv/app
+    state: directory
+    owner: app
+    group: app
+    mode: '0750'
+
+- name: Point the current release at the new build
+  ansible.builtin.file:
+    src: /srv/app/releases/2024-05-01
+    dest: /srv/app/current
+    state: link
+
+- name: Remove the old lock file
+  ansible.builtin.file:
+    path: /var/run/app.lock
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -158,8 +307,12 @@ impl Module for File {
         "file"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("file", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = (
             &p._original_basename,
             &p._diff_peek,

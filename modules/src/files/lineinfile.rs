@@ -17,6 +17,7 @@ use crate::host::{Host, HostError, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `lineinfile` module.
@@ -71,6 +72,170 @@ struct Params {
     attributes: Option<Value>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "lineinfile",
+    short: "Ensure a single line is in a file, or is not",
+    description: "Looks for a line in a file on the target, by `regexp`, by \
+        `search_string` or by the exact text of `line`, and replaces it, adds \
+        it (after or before an anchor line, or at the end) or removes it. The \
+        edit is computed on the file's current content and written \
+        atomically only when the result differs, so a second run changes \
+        nothing. Lines that are not edited are kept byte for byte. For several \
+        lines at once see `blockinfile`.",
+    params: &[
+        param("path", Kind::Path, "The file on the target to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        param(
+            "state",
+            Kind::Str,
+            "`present` puts `line` in the file; `absent` removes every line \
+            that `regexp` or `search_string` matches (or that equals `line`).",
+        )
+        .default("present")
+        .choices(&["absent", "present"]),
+        param(
+            "regexp",
+            Kind::Str,
+            "Python-style regular expression searched for in each line; with \
+            `state: present` the last matching line is replaced by `line`.",
+        )
+        .aliases(&["regex"]),
+        param(
+            "search_string",
+            Kind::Str,
+            "Literal text searched for in each line, used like `regexp` but \
+            without any pattern syntax.",
+        ),
+        param(
+            "line",
+            Kind::Str,
+            "The line to have in the file (required with `state: present`). \
+            With `backrefs`, `\\1` or `\\g<name>` are replaced by the groups \
+            `regexp` captured.",
+        )
+        .aliases(&["value"]),
+        param(
+            "insertafter",
+            Kind::Str,
+            "Where to add `line` when nothing matched: `EOF`, `BOF`, or a \
+            regular expression, the line going after the last line it matches \
+            (at the end when none does). Without this and `insertbefore` the \
+            line is added at the end.",
+        ),
+        param(
+            "insertbefore",
+            Kind::Str,
+            "Where to add `line` when nothing matched: `BOF`, or a regular \
+            expression, the line going before the last line it matches (at the \
+            end when none does).",
+        ),
+        param(
+            "backrefs",
+            Kind::Bool,
+            "Expand the backreferences of `regexp` in `line`; when `regexp` \
+            matches no line, the file is left as it is instead of `line` \
+            being added.",
+        )
+        .default("false"),
+        param(
+            "create",
+            Kind::Bool,
+            "Create the file (and its missing parent directories) when it \
+            does not exist; otherwise a missing file fails the task.",
+        )
+        .default("false"),
+        param(
+            "backup",
+            Kind::Bool,
+            "Keep a timestamped copy of the file being changed beside it.",
+        )
+        .default("false"),
+        param(
+            "firstmatch",
+            Kind::Bool,
+            "Use the first line that `regexp`, `search_string`, `insertafter` \
+            or `insertbefore` matches instead of the last.",
+        )
+        .default("false"),
+        param(
+            "validate",
+            Kind::Str,
+            "Command run on the new content before it replaces the file; `%s` \
+            stands for the temporary file's path. A non-zero exit fails the \
+            task and leaves the file alone.",
+        ),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions of the file: octal (`'0644'`) or symbolic \
+            (`u=rw,g=r`).",
+        ),
+        param("owner", Kind::Str, "User that should own the file."),
+        param("group", Kind::Str, "Group that should own the file."),
+        param(
+            "unsafe_writes",
+            Kind::Bool,
+            "Accepted for compatibility; writes are always atomic.",
+        )
+        .default("false"),
+        param(
+            "others",
+            Kind::Raw,
+            "Accepted for compatibility; has no effect.",
+        ),
+        param(
+            "seuser",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "serole",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "setype",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "selevel",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "attributes",
+            Kind::Str,
+            "Accepted for compatibility (file attributes are not managed).",
+        )
+        .aliases(&["attr"]),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Turn off password logins
+  ansible.builtin.lineinfile:
+    path: /etc/ssh/sshd_config
+    regexp: '^#?PasswordAuthentication '
+    line: PasswordAuthentication no
+    validate: /usr/sbin/sshd -t -f %s
+
+- name: Add the build host to /etc/hosts
+  ansible.builtin.lineinfile:
+    path: /etc/hosts
+    line: 192.0.2.20 build.example.com build
+    insertafter: '^127\\.0\\.0\\.1'
+
+- name: Drop the old proxy setting
+  ansible.builtin.lineinfile:
+    path: /etc/environment
+    regexp: '^http_proxy='
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 /// Where to insert when nothing matched.
 #[derive(Debug, Clone)]
 enum Anchor {
@@ -122,8 +287,12 @@ impl Module for LineInFile {
         "lineinfile"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("lineinfile", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = (
             &p.others,
             &p.seuser,

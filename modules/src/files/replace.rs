@@ -18,6 +18,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `replace` module.
@@ -63,6 +64,130 @@ struct Params {
     attributes: Option<Value>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "replace",
+    short: "Replace every match of a regular expression in a file",
+    description: "Replaces all matches of a Python-style regular expression in \
+        a file on the target, optionally only in the part between `after` and \
+        `before`. The pattern runs in multi-line mode, so `^` and `$` match at \
+        each line. The new content is computed from the file and written \
+        atomically only when it differs; write the replacement so that it no \
+        longer matches `regexp`, or the task changes the file every time. Text \
+        that is not UTF-8 passes through untouched.",
+    params: &[
+        param("path", Kind::Path, "The file on the target to edit.")
+            .required()
+            .aliases(&["dest", "destfile", "name"]),
+        param(
+            "regexp",
+            Kind::Str,
+            "Python-style regular expression to look for (multi-line mode).",
+        )
+        .required(),
+        param(
+            "replace",
+            Kind::Str,
+            "Replacement for each match; `\\1` or `\\g<name>` insert what the \
+            groups captured. Without it, or empty, the matches are removed.",
+        ),
+        param(
+            "after",
+            Kind::Str,
+            "Only replace in the text after the first match of this pattern.",
+        ),
+        param(
+            "before",
+            Kind::Str,
+            "Only replace in the text before this pattern: before its last \
+            match, or with `after`, before its first match following `after`. \
+            When `after`/`before` do not match, nothing is replaced.",
+        ),
+        param(
+            "backup",
+            Kind::Bool,
+            "Keep a timestamped copy of the file being changed beside it.",
+        )
+        .default("false"),
+        param(
+            "encoding",
+            Kind::Str,
+            "Encoding of the file; only UTF-8 and ASCII are accepted.",
+        )
+        .default("utf-8"),
+        param(
+            "validate",
+            Kind::Str,
+            "Command run on the new content before it replaces the file; `%s` \
+            stands for the temporary file's path. A non-zero exit fails the \
+            task and leaves the file alone.",
+        ),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions of the file: octal (`'0644'`) or symbolic \
+            (`u=rw,g=r`).",
+        ),
+        param("owner", Kind::Str, "User that should own the file."),
+        param("group", Kind::Str, "Group that should own the file."),
+        param(
+            "unsafe_writes",
+            Kind::Bool,
+            "Accepted for compatibility; writes are always atomic.",
+        )
+        .default("false"),
+        param(
+            "others",
+            Kind::Raw,
+            "Accepted for compatibility; has no effect.",
+        ),
+        param(
+            "seuser",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "serole",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "setype",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "selevel",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "attributes",
+            Kind::Str,
+            "Accepted for compatibility (file attributes are not managed).",
+        )
+        .aliases(&["attr"]),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Point the application at the new database host
+  ansible.builtin.replace:
+    path: /etc/app/app.conf
+    regexp: '^(\\s*db_host\\s*=\\s*).*$'
+    replace: '\\g<1>db2.example.com'
+    backup: true
+
+- name: Comment out the mirrors, only in the [main] section
+  ansible.builtin.replace:
+    path: /etc/app/sources.ini
+    after: '\\[main\\]'
+    before: '\\['
+    regexp: '^(mirror=.*)$'
+    replace: '# \\1'
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 struct Task {
     path: String,
     re: Regex,
@@ -87,8 +212,12 @@ impl Module for Replace {
         "replace"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("replace", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = (
             &p.others,
             &p.seuser,

@@ -13,6 +13,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `stat` module.
 pub struct Stat;
@@ -52,6 +53,74 @@ struct Params {
     get_selinux_context: Option<bool>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "stat",
+    short: "Report what is at a path on the target",
+    description: "Looks at a path on the target and returns a `stat` dict: \
+        `exists`, and for an existing path its type flags (`isreg`, `isdir`, \
+        `islnk`, ...), mode, owner and group, size, times, inode, permission \
+        bits, the checksum and the MIME type. It only reads, in one probe, and \
+        never reports a change.",
+    params: &[
+        param("path", Kind::Path, "The path on the target to look at.")
+            .required()
+            .aliases(&["dest", "name"]),
+        param(
+            "follow",
+            Kind::Bool,
+            "When the path is a symlink, report on what it points at \
+            instead of the link itself.",
+        )
+        .default("false"),
+        param(
+            "get_checksum",
+            Kind::Bool,
+            "Return the `checksum` of a regular file.",
+        )
+        .default("true"),
+        param("checksum_algorithm", Kind::Str, "Hash used for `checksum`.")
+            .default("sha1")
+            .aliases(&["checksum", "checksum_algo"])
+            .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
+        param(
+            "get_mime",
+            Kind::Bool,
+            "Return `mimetype` and `charset`, as the `file` command reports \
+            them.",
+        )
+        .default("true")
+        .aliases(&["mime", "mime_type", "mime-type"]),
+        param(
+            "get_attributes",
+            Kind::Bool,
+            "Accepted for compatibility; file attributes are not reported.",
+        )
+        .aliases(&["attr", "attributes"]),
+        param(
+            "get_selinux_context",
+            Kind::Bool,
+            "Accepted for compatibility; the SELinux context is not reported.",
+        ),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Look at the application's configuration
+  ansible.builtin.stat:
+    path: /etc/app/app.conf
+    checksum_algorithm: sha256
+  register: app_conf
+
+- name: Create it from the example when it is missing
+  ansible.builtin.copy:
+    src: /etc/app/app.conf.example
+    dest: /etc/app/app.conf
+    remote_src: true
+  when: not app_conf.stat.exists
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 struct Task {
     path: String,
     opts: StatOpts,
@@ -62,8 +131,12 @@ impl Module for Stat {
         "stat"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("stat", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = (p.get_attributes, p.get_selinux_context);
         let algo = match p.checksum_algorithm.as_deref() {
             None => ChecksumAlgo::Sha1,

@@ -20,6 +20,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `assemble` module.
@@ -68,6 +69,126 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     validate: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "assemble",
+    short: "Build a file from the fragments in a directory",
+    description: "Concatenates the regular files of a directory, in the order \
+        of their names, into one file on the target, optionally keeping only \
+        the names `regexp` matches and putting `delimiter` between fragments. \
+        The fragments are read from the target (or with `remote_src: false` \
+        from the controller), and the result is compared by SHA-1 with `dest`, \
+        which is written atomically only when it differs.",
+    params: &[
+        param(
+            "attributes",
+            Kind::Str,
+            "Accepted for compatibility (file attributes are not managed).",
+        ),
+        param(
+            "backup",
+            Kind::Bool,
+            "Keep a timestamped copy of the file being replaced beside it.",
+        )
+        .default("false"),
+        param(
+            "decrypt",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect (fragments are never \
+            decrypted).",
+        ),
+        param(
+            "delimiter",
+            Kind::Str,
+            "Text put between fragments, with Python escapes (`\\n`, `\\t`, \
+            `\\x41`) decoded; a newline is added after it unless it ends with \
+            one.",
+        ),
+        param("dest", Kind::Path, "The file on the target to write.").required(),
+        param("group", Kind::Str, "Group that should own `dest`."),
+        param(
+            "ignore_hidden",
+            Kind::Bool,
+            "Leave out fragments whose names start with a dot.",
+        )
+        .default("false"),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions of `dest`: octal (`'0644'`) or symbolic (`u=rw,g=r`).",
+        ),
+        param("owner", Kind::Str, "User that should own `dest`."),
+        param(
+            "regexp",
+            Kind::Str,
+            "Only use fragments whose names this regular expression matches \
+            (anywhere in the name).",
+        ),
+        param(
+            "remote_src",
+            Kind::Bool,
+            "Read the fragments on the target; `false` reads them on the \
+            controller (relative paths resolve in the role's or playbook's \
+            `files/`).",
+        )
+        .default("true"),
+        param(
+            "selevel",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "serole",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "setype",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param(
+            "seuser",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param("src", Kind::Path, "The directory holding the fragments.").required(),
+        param(
+            "unsafe_writes",
+            Kind::Bool,
+            "Accepted for compatibility; writes are always atomic.",
+        )
+        .default("false"),
+        param(
+            "validate",
+            Kind::Str,
+            "Command run on the assembled file before it replaces `dest`; \
+            `%s` stands for the temporary file's path. A non-zero exit fails \
+            the task and leaves `dest` alone.",
+        ),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Build the HAProxy configuration from its parts
+  ansible.builtin.assemble:
+    src: /etc/haproxy/conf.d
+    dest: /etc/haproxy/haproxy.cfg
+    regexp: '\\.cfg$'
+    owner: root
+    mode: '0644'
+    validate: haproxy -c -f %s
+
+- name: Join the authorized keys kept in the role
+  ansible.builtin.assemble:
+    src: keys
+    remote_src: false
+    dest: /home/deploy/.ssh/authorized_keys
+    delimiter: '# ---'
+    mode: '0600'
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Prepped {
     src: String,
@@ -211,8 +332,12 @@ impl Module for Assemble {
         "assemble"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let (Some(src), Some(dest)) = (
             p.src.filter(|s| !s.is_empty()),
             p.dest.filter(|d| !d.is_empty()),

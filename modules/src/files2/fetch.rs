@@ -19,6 +19,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `fetch` module.
@@ -45,6 +46,76 @@ struct Params {
     validate_checksum: Option<bool>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "fetch",
+    short: "Copy a file from the target to the controller",
+    description: "Downloads a file from the target into a directory on the \
+        controller, by default under `dest/<inventory hostname>/<full source \
+        path>` so that files from many hosts do not collide. The target's \
+        SHA-1 is compared with the controller copy first and the file is only \
+        transferred when they differ; it is written to a temporary file, \
+        checked, and renamed into place.",
+    params: &[
+        param(
+            "_inventory_hostname",
+            Kind::Str,
+            "Set by the engine: the host's inventory name.",
+        ),
+        param(
+            "dest",
+            Kind::Path,
+            "Controller directory to store the file under (relative paths \
+            resolve from the playbook's directory); with `flat`, the \
+            destination file itself, or a directory when it ends in `/`.",
+        )
+        .required(),
+        param(
+            "fail_on_missing",
+            Kind::Bool,
+            "Fail when the source is missing, a directory or unreadable; with \
+            `false` the task reports it and goes on.",
+        )
+        .default("true"),
+        param(
+            "flat",
+            Kind::Bool,
+            "Put the file at `dest` as given instead of under the host name \
+            and source path.",
+        )
+        .default("false"),
+        param(
+            "src",
+            Kind::Path,
+            "The file on the target to fetch (a leading `~` is the remote \
+            user's home); directories are not supported.",
+        )
+        .required(),
+        param(
+            "validate_checksum",
+            Kind::Bool,
+            "Check the downloaded file's SHA-1 against the target's and fail \
+            on a mismatch.",
+        )
+        .default("true")
+        .aliases(&["validate_md5"]),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Collect the nginx configuration of every web server
+  ansible.builtin.fetch:
+    src: /etc/nginx/nginx.conf
+    dest: collected/
+
+- name: Fetch the CA certificate to a fixed place
+  ansible.builtin.fetch:
+    src: /etc/pki/ca/ca.crt
+    dest: files/ca.crt
+    flat: true
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 struct Prepped {
     src: String,
     dest: String,
@@ -59,8 +130,12 @@ impl Module for Fetch {
         "fetch"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let (Some(src), Some(dest)) = (
             p.src.filter(|s| !s.is_empty()),
             p.dest.filter(|d| !d.is_empty()),

@@ -20,6 +20,7 @@ use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::net;
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `find` module.
@@ -81,6 +82,163 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_bool")]
     use_regex: Option<bool>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "find",
+    short: "Find files on the target by name, age, size, type or content",
+    description: "Lists what is under one or more directories on the target \
+        and keeps the entries that pass every filter given: name patterns and \
+        exclusions, type, age, size, permissions and content. The matches are \
+        returned in `files`, one dict of stat-like keys per entry, with \
+        `matched` and `examined` counts. It only reads, and never reports a \
+        change.",
+    params: &[
+        param(
+            "age",
+            Kind::Str,
+            "Keep entries at least this old, or with a leading `-` at most \
+            this old; a number with an optional unit `s`, `m`, `h`, `d` or `w` \
+            (seconds without one).",
+        ),
+        param("age_stamp", Kind::Str, "Which time `age` is measured on.")
+            .default("mtime")
+            .choices(&["atime", "ctime", "mtime"]),
+        param(
+            "checksum_algorithm",
+            Kind::Str,
+            "Hash used for `checksum` with `get_checksum`.",
+        )
+        .default("sha1")
+        .aliases(&["checksum_algo"])
+        .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
+        param(
+            "contains",
+            Kind::Str,
+            "Regular expression a file's content must match: at the start of \
+            some line, or anywhere with `read_whole_file`. Only used with \
+            `file_type: file`.",
+        ),
+        param(
+            "depth",
+            Kind::Int,
+            "With `recurse`, how many directory levels to go down (1 is only \
+            the given directories' own entries); unlimited without it.",
+        ),
+        param(
+            "encoding",
+            Kind::Str,
+            "Accepted for compatibility; has no effect (`contains` matches the \
+            bytes of the files).",
+        ),
+        param(
+            "exact_mode",
+            Kind::Bool,
+            "With `mode`, keep only entries whose permissions equal it; with \
+            `false`, entries sharing any permission bit with it.",
+        )
+        .default("true"),
+        param(
+            "excludes",
+            Kind::List,
+            "Patterns (globs, or regular expressions with `use_regex`) of base \
+            names to leave out.",
+        )
+        .aliases(&["exclude"]),
+        param("file_type", Kind::Str, "The type of entry to keep.")
+            .default("file")
+            .choices(&["any", "directory", "file", "link"]),
+        param(
+            "follow",
+            Kind::Bool,
+            "Follow symlinks while walking, and report what they point at.",
+        )
+        .default("false"),
+        param(
+            "get_checksum",
+            Kind::Bool,
+            "Add a `checksum` of each matching regular file.",
+        )
+        .default("false"),
+        param(
+            "hidden",
+            Kind::Bool,
+            "Also keep entries whose names start with a dot.",
+        )
+        .default("false"),
+        param(
+            "limit",
+            Kind::Int,
+            "Stop after this many matches; all of them without it.",
+        ),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions to look for, octal (`'0644'`) or symbolic \
+            (`u=rw,g=r`); see `exact_mode`.",
+        ),
+        param(
+            "paths",
+            Kind::List,
+            "The directories on the target to search (a leading `~` is the \
+            remote user's home).",
+        )
+        .required()
+        .aliases(&["name", "path"]),
+        param(
+            "patterns",
+            Kind::List,
+            "Patterns the base name must match, shell globs or with \
+            `use_regex` regular expressions matched at the start of the name; \
+            every name matches when none is given.",
+        )
+        .aliases(&["pattern"]),
+        param(
+            "read_whole_file",
+            Kind::Bool,
+            "Match `contains` against the whole file instead of line by line.",
+        )
+        .default("false"),
+        param("recurse", Kind::Bool, "Descend into subdirectories.").default("false"),
+        param(
+            "size",
+            Kind::Str,
+            "Keep files at least this large, or with a leading `-` at most \
+            this large; a number with an optional unit `b`, `k`, `m`, `g` or \
+            `t` (bytes without one).",
+        ),
+        param(
+            "use_regex",
+            Kind::Bool,
+            "Read `patterns` and `excludes` as regular expressions instead of \
+            globs.",
+        )
+        .default("false"),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Find log files older than two weeks
+  ansible.builtin.find:
+    paths: /var/log/app
+    patterns: '*.log,*.log.gz'
+    age: 2w
+    recurse: true
+  register: old_logs
+
+- name: Remove them
+  ansible.builtin.file:
+    path: \"{{ item.path }}\"
+    state: absent
+  loop: \"{{ old_logs.files }}\"
+
+- name: Find configuration files that still mention the old host
+  ansible.builtin.find:
+    paths: /etc/app
+    contains: '.*db1\\.example\\.com'
+    file_type: file
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FileType {
@@ -247,8 +405,12 @@ impl Module for Find {
         "find"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let paths = p
             .paths
             .filter(|v| !v.is_empty())

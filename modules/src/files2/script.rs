@@ -21,6 +21,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `script` module.
@@ -50,6 +51,80 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     removes: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "script",
+    short: "Run a controller script on the target",
+    description: "Sends a script from the controller to a temporary file on \
+        the target, runs it there with the arguments written after its path, \
+        and removes it, all in one round trip. The first word of the command \
+        line is the script (relative paths resolve in the role's or \
+        playbook's `files/`); the rest is passed to the target's shell as \
+        written. Running the script always reports a change; `creates` and \
+        `removes` make the task idempotent by skipping it.",
+    params: &[
+        param(
+            "_raw_params",
+            Kind::Str,
+            "The script's path and its arguments (the free form).",
+        ),
+        param(
+            "chdir",
+            Kind::Path,
+            "Directory on the target to change into before running the script \
+            (and in which relative `creates`/`removes` patterns are looked up).",
+        ),
+        param(
+            "cmd",
+            Kind::Str,
+            "The script's path and its arguments, as an alternative to the \
+            free form; giving both is an error.",
+        ),
+        param(
+            "creates",
+            Kind::Path,
+            "A path or glob pattern on the target; when something matches it, \
+            the script is not run.",
+        ),
+        param(
+            "decrypt",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect (the script is sent as \
+            it is on the controller).",
+        ),
+        param(
+            "executable",
+            Kind::Str,
+            "Program (with its own arguments) that runs the script, e.g. \
+            `python3`; without it the script runs directly and needs a `#!` \
+            line.",
+        ),
+        param(
+            "removes",
+            Kind::Path,
+            "A path or glob pattern on the target; when nothing matches it, \
+            the script is not run.",
+        ),
+    ],
+    check: Support::Partial(
+        "only with `creates` or `removes`, which decide whether the script \
+        would run; otherwise the task is skipped in check mode",
+    ),
+    diff: Support::None,
+    example: "- name: Prepare the data disk once
+  ansible.builtin.script: prepare_disk.sh /dev/sdb
+  args:
+    creates: /srv/data/.prepared
+
+- name: Run a Python report script from the role
+  ansible.builtin.script:
+    cmd: report.py --since yesterday
+    executable: python3
+    chdir: /var/tmp
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Prepped {
     script: PathBuf,
@@ -100,8 +175,12 @@ impl Module for Script {
         "script"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let line = free_form(p.raw_params, p.cmd)?
             .filter(|s| !s.trim().is_empty())
             .ok_or_else(|| ParamError::new("no script given"))?;

@@ -10,6 +10,7 @@ use crate::host::{Host, HostError, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `slurp` module.
 pub struct Slurp;
@@ -21,6 +22,31 @@ struct Params {
     src: Option<String>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "slurp",
+    short: "Read a file from the target, base64 encoded",
+    description: "Reads a whole file on the target and returns its bytes \
+        base64 encoded in `content` (with `source` and `encoding`), to be \
+        decoded with the `b64decode` filter. It only reads, and never reports \
+        a change.",
+    params: &[param("src", Kind::Path, "The file on the target to read.")
+        .required()
+        .aliases(&["path"])],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Read the cluster join token
+  ansible.builtin.slurp:
+    src: /etc/cluster/join-token
+  register: join_token
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: \"{{ join_token.content | b64decode }}\"
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 struct Prepped {
     src: String,
 }
@@ -30,8 +56,12 @@ impl Module for Slurp {
         "slurp"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let src = p
             .src
             .filter(|s| !s.is_empty())

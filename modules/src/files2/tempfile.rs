@@ -12,6 +12,7 @@ use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::net;
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `tempfile` module.
@@ -29,6 +30,51 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     suffix: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "tempfile",
+    short: "Create a temporary file or directory on the target",
+    description: "Creates a new, uniquely named file (mode 0600) or directory \
+        (mode 0700) on the target and returns its `path`. Each run creates a \
+        new one and reports a change; nothing removes it afterwards, so \
+        delete it with `file` when done.",
+    params: &[
+        param(
+            "path",
+            Kind::Path,
+            "Directory to create it in; without it, `$TMPDIR` on the target, \
+            or `/tmp`.",
+        ),
+        param("prefix", Kind::Str, "Start of the name (no `/`).").default("ansible."),
+        param(
+            "state",
+            Kind::Str,
+            "Whether to create a file or a directory.",
+        )
+        .default("file")
+        .choices(&["file", "directory"]),
+        param(
+            "suffix",
+            Kind::Str,
+            "End of the name (no `/`); none without it.",
+        ),
+    ],
+    check: Support::None,
+    diff: Support::None,
+    example: "- name: Make a scratch directory for the build
+  ansible.builtin.tempfile:
+    state: directory
+    suffix: .build
+  register: build_dir
+
+- name: Unpack the sources into it
+  ansible.builtin.unarchive:
+    src: app-src.tar.gz
+    dest: \"{{ build_dir.path }}\"
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Prepped {
     dir: String,
@@ -64,8 +110,12 @@ impl Module for Tempfile {
         "tempfile"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let directory = match p.state.as_deref().unwrap_or("file") {
             "file" => false,
             "directory" => true,

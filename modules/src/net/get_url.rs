@@ -16,6 +16,7 @@ use crate::net::http::{self, Request};
 use crate::net::{self, FileAttrs, InstallError, Kind};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{self, ModuleSpec, Support, param};
 
 /// The `get_url` module.
 pub struct GetUrl;
@@ -87,6 +88,194 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_bool")]
     validate_certs: Option<bool>,
 }
+
+const SELINUX: &str = "Accepted for compatibility; SELinux contexts are not managed.";
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "get_url",
+    short: "Download a file from a URL onto the target",
+    description: "Downloads a URL on the target itself (with `curl`, or `wget` when \
+        curl is missing) into a temporary file beside `dest`, verifies `checksum` \
+        when given, and moves the file into place only when its content differs \
+        from what is there. An existing `dest` is not downloaded again unless \
+        `force` is set or it fails the given checksum, so repeated runs are cheap; \
+        `mode`, `owner` and `group` are still corrected on an existing file.",
+    params: &[
+        param(
+            "attributes",
+            spec::Kind::Str,
+            "Accepted for compatibility; file attributes are not managed.",
+        ),
+        param(
+            "backup",
+            spec::Kind::Bool,
+            "Keep a timestamped copy of the file being replaced beside it.",
+        )
+        .default("false"),
+        param(
+            "checksum",
+            spec::Kind::Str,
+            "Expected digest as `<algorithm>:<hex>` (md5, sha1, sha224, sha256, \
+            sha384 or sha512). An existing `dest` with this digest is left alone; \
+            a download that does not match fails the task and is discarded.",
+        ),
+        param(
+            "ciphers",
+            spec::Kind::List,
+            "Accepted for compatibility; has no effect (curl's defaults are used).",
+        ),
+        param(
+            "client_cert",
+            spec::Kind::Path,
+            "Client certificate (PEM) on the target, for TLS client authentication.",
+        ),
+        param(
+            "client_key",
+            spec::Kind::Path,
+            "Private key on the target for `client_cert`, when the certificate \
+            file does not contain it.",
+        ),
+        param(
+            "decompress",
+            spec::Kind::Bool,
+            "Accepted for compatibility; has no effect (compression is not \
+            requested, the body is saved as received).",
+        ),
+        param(
+            "dest",
+            spec::Kind::Path,
+            "Where to save the file on the target. When it is an existing \
+            directory, the file is named after the server's `Content-Disposition` \
+            or the URL, and is downloaded every time to compare.",
+        )
+        .required(),
+        param(
+            "force",
+            spec::Kind::Bool,
+            "Download again even when `dest` exists, replacing it if the content \
+            differs; with `false` an existing file is only replaced when it fails \
+            `checksum`.",
+        )
+        .default("false"),
+        param(
+            "force_basic_auth",
+            spec::Kind::Bool,
+            "Accepted for compatibility; credentials are always sent with the \
+            first request.",
+        ),
+        param("group", spec::Kind::Str, "Group that should own the file."),
+        param(
+            "headers",
+            spec::Kind::Dict,
+            "Extra request headers, as a mapping of name to value.",
+        ),
+        param(
+            "http_agent",
+            spec::Kind::Str,
+            "The `User-Agent` header sent.",
+        )
+        .default("ansible-httpget"),
+        param(
+            "mode",
+            spec::Kind::Raw,
+            "Permissions of the file: octal (`'0644'`) or symbolic (`u=rw,g=r`).",
+        ),
+        param("owner", spec::Kind::Str, "User that should own the file."),
+        param("selevel", spec::Kind::Str, SELINUX),
+        param("serole", spec::Kind::Str, SELINUX),
+        param("setype", spec::Kind::Str, SELINUX),
+        param("seuser", spec::Kind::Str, SELINUX),
+        param(
+            "timeout",
+            spec::Kind::Float,
+            "Seconds allowed to connect, and without receiving data, before \
+            the download is abandoned (rounded up to whole seconds).",
+        )
+        .default("10"),
+        param(
+            "tmp_dest",
+            spec::Kind::Path,
+            "Directory on the target for the temporary download, instead of \
+            `dest`'s directory.",
+        ),
+        param(
+            "unredirected_headers",
+            spec::Kind::List,
+            "Accepted for compatibility; has no effect (`headers` are sent on \
+            redirects too).",
+        ),
+        param(
+            "unsafe_writes",
+            spec::Kind::Bool,
+            "Accepted for compatibility; the file is always replaced atomically.",
+        ),
+        param(
+            "url",
+            spec::Kind::Str,
+            "The URL to download (HTTP or HTTPS).",
+        )
+        .required(),
+        param(
+            "url_password",
+            spec::Kind::Str,
+            "Password for HTTP basic authentication (needs curl on the target).",
+        )
+        .aliases(&["password"]),
+        param(
+            "url_username",
+            spec::Kind::Str,
+            "User name for HTTP basic authentication (needs curl on the target).",
+        )
+        .aliases(&["username"]),
+        param(
+            "use_gssapi",
+            spec::Kind::Bool,
+            "Accepted for compatibility; GSSAPI authentication is not supported.",
+        ),
+        param(
+            "use_netrc",
+            spec::Kind::Bool,
+            "Accepted for compatibility; `~/.netrc` is not read.",
+        ),
+        param(
+            "use_proxy",
+            spec::Kind::Bool,
+            "Honour the proxy environment variables on the target; with `false` \
+            every host is reached directly.",
+        )
+        .default("true"),
+        param(
+            "validate_certs",
+            spec::Kind::Bool,
+            "Verify the server's TLS certificate.",
+        )
+        .default("true"),
+    ],
+    check: Support::Partial(
+        "when `dest` is a directory or `force` is set, whether the content \
+        would change cannot be known without downloading",
+    ),
+    diff: Support::None,
+    example: "- name: Fetch a release tarball, verified
+  ansible.builtin.get_url:
+    url: https://example.com/releases/app-1.4.2.tar.gz
+    dest: /opt/downloads/app-1.4.2.tar.gz
+    checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    mode: '0644'
+
+- name: Download a configuration file behind basic auth, every run
+  ansible.builtin.get_url:
+    url: https://config.example.com/app.conf
+    dest: /etc/app/app.conf
+    url_username: deploy
+    url_password: \"{{ config_password }}\"
+    force: true
+    headers:
+      Accept: text/plain
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// Algorithms `checksum` may name.
 const ALGOS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
@@ -166,8 +355,12 @@ impl Module for GetUrl {
         "get_url"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let url = p
             .url
             .filter(|u| !u.is_empty())

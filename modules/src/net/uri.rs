@@ -18,6 +18,7 @@ use crate::net::http::{self, Request, Response};
 use crate::net::{self, FileAttrs, InstallError, Kind};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{self, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `uri` module.
@@ -94,6 +95,228 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_bool")]
     validate_certs: Option<bool>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "uri",
+    short: "Send an HTTP request from the target",
+    description: "Sends one HTTP(S) request from the target with `curl` and \
+        reports the response: `status`, `msg`, every response header (lowercased, \
+        `-` turned into `_`), cookies, `json` for a JSON response, and `content` \
+        when asked. The task fails when the status is not in `status_code`. A \
+        request is never assumed idempotent: it reports a change only when \
+        `dest` was written, and `creates`/`removes` skip it depending on paths \
+        on the target.",
+    params: &[
+        param(
+            "body",
+            spec::Kind::Raw,
+            "The request body: a string sent as is, or with `body_format: json` \
+            any value (serialized like Python's `json.dumps`), or with \
+            `form-urlencoded` a mapping or a list of key/value pairs.",
+        ),
+        param(
+            "body_format",
+            spec::Kind::Str,
+            "How `body` is encoded; `json` and `form-urlencoded` also set a \
+            `Content-Type` header unless one is given. `form-multipart` is not \
+            supported and fails when a body is given.",
+        )
+        .choices(&["form-urlencoded", "json", "raw", "form-multipart"])
+        .default("raw"),
+        param(
+            "ca_path",
+            spec::Kind::Path,
+            "CA certificate bundle on the target used to verify the server.",
+        ),
+        param(
+            "ciphers",
+            spec::Kind::List,
+            "Accepted for compatibility; has no effect (curl's defaults are used).",
+        ),
+        param(
+            "client_cert",
+            spec::Kind::Path,
+            "Client certificate (PEM) on the target, for TLS client authentication.",
+        ),
+        param(
+            "client_key",
+            spec::Kind::Path,
+            "Private key on the target for `client_cert`, when the certificate \
+            file does not contain it.",
+        ),
+        param(
+            "creates",
+            spec::Kind::Path,
+            "A path or glob pattern on the target; when something matches it, \
+            the request is not sent.",
+        ),
+        param(
+            "decompress",
+            spec::Kind::Bool,
+            "Accepted for compatibility; has no effect (compression is not \
+            requested, the body is read as received).",
+        ),
+        param(
+            "dest",
+            spec::Kind::Path,
+            "Save the response body to this file on the target (replaced only \
+            when the content differs, and only for an accepted status); an \
+            existing directory receives a file named after the response.",
+        ),
+        param(
+            "follow_redirects",
+            spec::Kind::Raw,
+            "Which redirects to follow: `all` (or `yes`/`true`), `none` (or \
+            `no`/`false`), or `safe`/`urllib2` for GET and HEAD requests only.",
+        )
+        .default("safe"),
+        param(
+            "force",
+            spec::Kind::Bool,
+            "Accepted for compatibility; has no effect (no cache is used).",
+        ),
+        param(
+            "force_basic_auth",
+            spec::Kind::Bool,
+            "Accepted for compatibility; credentials are always sent with the \
+            first request.",
+        ),
+        param("group", spec::Kind::Str, "Group that should own `dest`."),
+        param(
+            "headers",
+            spec::Kind::Dict,
+            "Extra request headers, as a mapping of name to value; an empty \
+            value sends the header empty.",
+        ),
+        param(
+            "http_agent",
+            spec::Kind::Str,
+            "The `User-Agent` header sent.",
+        )
+        .default("ansible-httpget"),
+        param(
+            "method",
+            spec::Kind::Str,
+            "The HTTP method (any token, upper-cased), such as `GET`, `POST`, \
+            `PUT`, `DELETE` or `HEAD`.",
+        )
+        .default("GET"),
+        param(
+            "mode",
+            spec::Kind::Raw,
+            "Permissions of `dest`: octal (`'0644'`) or symbolic (`u=rw,g=r`).",
+        ),
+        param("owner", spec::Kind::Str, "User that should own `dest`."),
+        param(
+            "removes",
+            spec::Kind::Path,
+            "A path or glob pattern on the target; when nothing matches it, the \
+            request is not sent.",
+        ),
+        param(
+            "return_content",
+            spec::Kind::Bool,
+            "Return the response body as `content` (not when it was saved to \
+            `dest`). A JSON response is parsed into `json` either way.",
+        )
+        .default("false"),
+        param(
+            "status_code",
+            spec::Kind::List,
+            "The status codes that count as success; any other fails the task.",
+        )
+        .default("200"),
+        param(
+            "timeout",
+            spec::Kind::Float,
+            "Seconds the whole request may take (rounded up to whole seconds).",
+        )
+        .default("30"),
+        param(
+            "unix_socket",
+            spec::Kind::Path,
+            "Connect through this Unix domain socket on the target instead of \
+            over TCP.",
+        ),
+        param(
+            "unredirected_headers",
+            spec::Kind::List,
+            "Accepted for compatibility; has no effect (`headers` are sent on \
+            redirects too).",
+        ),
+        param(
+            "unsafe_writes",
+            spec::Kind::Bool,
+            "Accepted for compatibility; `dest` is always replaced atomically.",
+        ),
+        param(
+            "url",
+            spec::Kind::Str,
+            "The URL to request (HTTP or HTTPS).",
+        )
+        .required(),
+        param(
+            "url_password",
+            spec::Kind::Str,
+            "Password for HTTP basic authentication.",
+        )
+        .aliases(&["password"]),
+        param(
+            "url_username",
+            spec::Kind::Str,
+            "User name for HTTP basic authentication.",
+        )
+        .aliases(&["user"]),
+        param(
+            "use_gssapi",
+            spec::Kind::Bool,
+            "Accepted for compatibility; GSSAPI authentication is not supported.",
+        ),
+        param(
+            "use_netrc",
+            spec::Kind::Bool,
+            "Accepted for compatibility; `~/.netrc` is not read.",
+        ),
+        param(
+            "use_proxy",
+            spec::Kind::Bool,
+            "Honour the proxy environment variables on the target; with `false` \
+            every host is reached directly.",
+        )
+        .default("true"),
+        param(
+            "validate_certs",
+            spec::Kind::Bool,
+            "Verify the server's TLS certificate.",
+        )
+        .default("true"),
+    ],
+    check: Support::Partial(
+        "the request is not sent; unless `creates` or `removes` skip it, the \
+        outcome is reported as unknown",
+    ),
+    diff: Support::None,
+    example: "- name: Check that the service is healthy
+  ansible.builtin.uri:
+    url: http://localhost:8080/health
+    return_content: true
+  register: health
+
+- name: Create a user through the API
+  ansible.builtin.uri:
+    url: https://api.example.com/v1/users
+    method: POST
+    body_format: json
+    body:
+      name: alice
+      groups: [admin]
+    headers:
+      Authorization: \"Bearer {{ api_token }}\"
+    status_code: [200, 201]
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Prepped {
     req: Request,
@@ -249,8 +472,12 @@ impl Module for Uri {
         "uri"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let url = p
             .url
             .filter(|u| !u.is_empty())

@@ -23,6 +23,7 @@ use crate::host::{Host, HostRead, Output};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `apt` module.
@@ -107,6 +108,210 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     upgrade: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "apt",
+    short: "Manage Debian packages with apt-get",
+    description: "Installs, upgrades, removes or purges Debian packages, installs a \
+        local or downloaded `.deb`, upgrades the whole system, and refreshes the \
+        package lists. The installed state is read with `dpkg-query` (and \
+        `apt-cache policy` when versions or `latest` matter); when something is \
+        to change, the same `apt-get` command is first run with `--simulate`, \
+        and the task is in sync when apt-get would change nothing. Commands run \
+        non-interactively, keeping existing configuration files by default.",
+    params: &[
+        param(
+            "allow_change_held_packages",
+            Kind::Bool,
+            "Let apt-get install or remove packages that are on hold \
+            (`--allow-change-held-packages`).",
+        )
+        .default("false")
+        .aliases(&["allow-change-held-packages"]),
+        param(
+            "allow_downgrade",
+            Kind::Bool,
+            "Let apt-get install a version older than the installed one \
+            (`--allow-downgrades`).",
+        )
+        .default("false")
+        .aliases(&["allow-downgrade", "allow_downgrades", "allow-downgrades"]),
+        param(
+            "allow_unauthenticated",
+            Kind::Bool,
+            "Install packages whose origin cannot be verified \
+            (`--allow-unauthenticated`).",
+        )
+        .default("false")
+        .aliases(&["allow-unauthenticated"]),
+        param(
+            "autoclean",
+            Kind::Bool,
+            "Remove downloaded package files that can no longer be \
+            downloaded (`apt-get autoclean`); may be used alone.",
+        )
+        .default("false"),
+        param(
+            "autoremove",
+            Kind::Bool,
+            "Also remove packages that were installed as dependencies \
+            and are no longer needed; alone it runs `apt-get autoremove`.",
+        )
+        .default("false"),
+        param(
+            "cache_valid_time",
+            Kind::Int,
+            "With `update_cache`, skip the update when the package lists \
+            were refreshed less than this many seconds ago; `0` always updates.",
+        )
+        .default("0"),
+        param(
+            "deb",
+            Kind::Str,
+            "Path on the target, or an http(s)/ftp URL, of a `.deb` file to \
+            install; it is skipped when that exact version is installed.",
+        ),
+        param(
+            "default_release",
+            Kind::Str,
+            "Release to prefer when picking versions (`apt-get -t`).",
+        )
+        .aliases(&["default-release"]),
+        param(
+            "dpkg_options",
+            Kind::Str,
+            "Comma-separated dpkg options, each passed as \
+            `-o Dpkg::Options::=--OPTION`.",
+        )
+        .default("force-confdef,force-confold"),
+        param(
+            "fail_on_autoremove",
+            Kind::Bool,
+            "Fail rather than let apt-get remove packages to \
+            complete the operation (`--no-remove`).",
+        )
+        .default("false"),
+        param(
+            "force",
+            Kind::Bool,
+            "Allow unauthenticated packages, downgrades, removal of \
+            essential packages and changes to held packages all at once; with \
+            `deb`, reinstall the file even when its version is installed.",
+        )
+        .default("false"),
+        param(
+            "force_apt_get",
+            Kind::Bool,
+            "Accepted for compatibility; tutti always uses apt-get.",
+        )
+        .default("false"),
+        param(
+            "install_recommends",
+            Kind::Bool,
+            "`true` installs recommended packages, `false` skips them \
+            (`--no-install-recommends`); when absent apt's own configuration \
+            decides.",
+        )
+        .aliases(&["install-recommends"]),
+        param(
+            "lock_timeout",
+            Kind::Int,
+            "Seconds apt-get waits for the dpkg lock held by another \
+            process before failing.",
+        )
+        .default("60"),
+        param(
+            "name",
+            Kind::List,
+            "Packages to manage. Each may carry an architecture \
+            (`libc6:amd64`), a version (`nginx=1.22*`, `foo>=2.0`) or shell \
+            wildcards (`python3-*`).",
+        )
+        .aliases(&["package", "pkg"]),
+        param(
+            "only_upgrade",
+            Kind::Bool,
+            "Only upgrade packages that are already installed; \
+            missing ones are left out.",
+        )
+        .default("false"),
+        param(
+            "purge",
+            Kind::Bool,
+            "With `state: absent`, also delete configuration files \
+            (and purge packages that left only their configuration behind).",
+        )
+        .default("false"),
+        param(
+            "state",
+            Kind::Str,
+            "`present` installs missing packages, `latest` also \
+            upgrades them to the candidate version, `absent` removes them, \
+            `build-dep` installs their build dependencies and `fixed` repairs \
+            broken dependencies (`apt-get install --fix-broken`).",
+        )
+        .default("present")
+        .choices(&["absent", "build-dep", "fixed", "latest", "present"]),
+        param(
+            "update_cache",
+            Kind::Bool,
+            "Run `apt-get update` first (see `cache_valid_time`); may \
+            be used alone.",
+        )
+        .default("false")
+        .aliases(&["update-cache"]),
+        param(
+            "update_cache_retries",
+            Kind::Int,
+            "How many times apt retries a failed download during the \
+            cache update (`Acquire::Retries`); when absent apt's setting applies.",
+        ),
+        param(
+            "update_cache_retry_max_delay",
+            Kind::Int,
+            "Accepted for compatibility; has no effect (apt schedules \
+            its own retries).",
+        ),
+        param(
+            "upgrade",
+            Kind::Str,
+            "Upgrade the whole system: `yes` or `safe` runs \
+            `apt-get upgrade --with-new-pkgs`, `full` and `dist` run \
+            `apt-get dist-upgrade`, `no` does nothing. Booleans are read as \
+            `yes`/`no`.",
+        )
+        .default("no"),
+    ],
+    check: Support::Partial(
+        "when the package lists are to be updated first, the simulation \
+        runs against the old lists",
+    ),
+    diff: Support::Partial(
+        "the diff is apt-get's simulated output (`prepared`), not a \
+        before/after comparison",
+    ),
+    example: "- name: Install nginx and curl, refreshing the lists at most hourly
+  ansible.builtin.apt:
+    name:
+      - nginx
+      - curl
+    state: present
+    update_cache: true
+    cache_valid_time: 3600
+
+- name: Remove telnet and its configuration
+  ansible.builtin.apt:
+    name: telnet
+    state: absent
+    purge: true
+
+- name: Upgrade every package
+  ansible.builtin.apt:
+    upgrade: dist
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -217,8 +422,12 @@ impl Module for Apt {
         "apt"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         Ok(Box::new(validate(p)?))
     }
 }

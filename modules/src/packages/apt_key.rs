@@ -17,6 +17,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `apt_key` module.
 pub struct AptKey;
@@ -41,6 +42,82 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_bool")]
     validate_certs: Option<bool>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "apt_key",
+    short: "Add or remove an APT signing key as its own keyring file",
+    description: "Keeps one APT signing key in its own file, without the deprecated \
+        `apt-key` tool: the key given inline (`data`), read from a file on the \
+        target (`file`) or downloaded on the target (`url`) is written to \
+        `keyring`, or else to `/etc/apt/trusted.gpg.d/ID.asc`, where apt reads \
+        ASCII-armored keys. The file is rewritten only when its content differs. \
+        `state: absent` deletes that file. Key servers are not supported.",
+    params: &[
+        param(
+            "data",
+            Kind::Str,
+            "The key itself, ASCII-armored, given inline.",
+        ),
+        param(
+            "file",
+            Kind::Path,
+            "Path on the target of a file holding the key.",
+        ),
+        param(
+            "id",
+            Kind::Str,
+            "Key ID (hexadecimal, an `0x` prefix is dropped); it names \
+            the file under `/etc/apt/trusted.gpg.d`. Without it the name comes \
+            from `file` or `url`, or from a hash of `data`. Needed for \
+            `state: absent` unless `keyring` is given.",
+        ),
+        param(
+            "keyring",
+            Kind::Path,
+            "The file to keep the key in, instead of \
+            `/etc/apt/trusted.gpg.d/ID.asc`.",
+        ),
+        param(
+            "keyserver",
+            Kind::Str,
+            "Not supported: a non-empty value fails the task (use `url` \
+            or `data` instead).",
+        ),
+        param(
+            "state",
+            Kind::Str,
+            "`present` writes the key file, `absent` removes it.",
+        )
+        .default("present")
+        .choices(&["absent", "present"]),
+        param(
+            "url",
+            Kind::Str,
+            "URL the target downloads the key from (with curl or wget), \
+            on every run, to compare it with the stored copy.",
+        ),
+        param(
+            "validate_certs",
+            Kind::Bool,
+            "Verify the TLS certificate when downloading from `url`.",
+        )
+        .default("true"),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Trust the Docker repository key
+  ansible.builtin.apt_key:
+    url: https://download.docker.com/linux/debian/gpg
+    keyring: /etc/apt/keyrings/docker.asc
+
+- name: Remove an old key
+  ansible.builtin.apt_key:
+    id: ABCD1234
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// `$1` URL, `$2` insecure (1/0): the body on stdout.
 pub const FETCH_SCRIPT: &str = r#"k=
@@ -68,8 +145,12 @@ impl Module for AptKey {
         "apt_key"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let present = match p.state.as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,

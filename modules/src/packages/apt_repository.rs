@@ -16,6 +16,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `apt_repository` module.
@@ -49,6 +50,100 @@ struct Params {
     #[allow(dead_code)]
     validate_certs: Option<bool>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "apt_repository",
+    short: "Add or remove a one-line APT source",
+    description: "Adds a `deb` or `deb-src` line to \
+        `/etc/apt/sources.list.d/FILENAME.list`, or removes it from every source \
+        list where it is active. Lines are compared with runs of blanks \
+        collapsed, so a source already present anywhere is left alone. Changed \
+        files are rewritten atomically, a list left empty by a removal is \
+        deleted, and `apt-get update` runs after a change when `update_cache` \
+        is on. Launchpad `ppa:` shortcuts are not supported.",
+    params: &[
+        param(
+            "codename",
+            Kind::Str,
+            "Replaces `$(lsb_release -cs)` in `repo` with this release \
+            codename.",
+        ),
+        param(
+            "filename",
+            Kind::Str,
+            "Name of the list file, without directory or `.list`. When \
+            absent it is made from the URI's host and path (`deb.debian.org/debian` \
+            gives `deb_debian_org_debian`).",
+        ),
+        param(
+            "install_python_apt",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect (tutti needs no \
+            Python on the target).",
+        ),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions of a list file this task writes, octal \
+            (`'0644'`) or symbolic.",
+        )
+        .default("0644"),
+        param(
+            "repo",
+            Kind::Str,
+            "The source line, for example \
+            `deb [signed-by=/etc/apt/keyrings/x.asc] https://example.org/debian bookworm main`.",
+        )
+        .required(),
+        param(
+            "state",
+            Kind::Str,
+            "`present` adds the line unless some source list already has \
+            it, `absent` removes it from every source list.",
+        )
+        .default("present")
+        .choices(&["absent", "present"]),
+        param(
+            "update_cache",
+            Kind::Bool,
+            "Run `apt-get update` after changing a source list.",
+        )
+        .default("true")
+        .aliases(&["update-cache"]),
+        param(
+            "update_cache_retries",
+            Kind::Int,
+            "Accepted for compatibility; has no effect.",
+        ),
+        param(
+            "update_cache_retry_max_delay",
+            Kind::Int,
+            "Accepted for compatibility; has no effect.",
+        ),
+        param(
+            "validate_certs",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect (nothing is \
+            downloaded).",
+        ),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Add the PostgreSQL repository
+  ansible.builtin.apt_repository:
+    repo: deb [signed-by=/etc/apt/keyrings/pgdg.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main
+    filename: pgdg
+    state: present
+
+- name: Drop an old backports line
+  ansible.builtin.apt_repository:
+    repo: deb http://deb.debian.org/debian buster-backports main
+    state: absent
+    update_cache: false
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// Prints, for each source list, NUL, its path, NUL, its content.
 pub const LIST_SCRIPT: &str = r#"for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
@@ -99,8 +194,12 @@ impl Module for AptRepository {
         "apt_repository"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let present = match p.state.as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,

@@ -14,6 +14,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `deb822_repository` module.
 pub struct Deb822Repository;
@@ -66,6 +67,171 @@ struct Params {
     uris: Option<Vec<String>>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "deb822_repository",
+    short: "Manage an APT source in deb822 format",
+    description: "Renders an APT source in deb822 form from the parameters and keeps it \
+        in `/etc/apt/sources.list.d/NAME.sources` (the name lowercased, other \
+        characters than letters, digits, `_`, `.` and `-` turned into `_`). The \
+        file is written atomically only when its content differs; `state: absent` \
+        deletes it. `signed_by` may name a key file or hold an ASCII-armored key, \
+        which is embedded in the file. The package lists are not updated: follow \
+        with `apt` and `update_cache` when needed.",
+    params: &[
+        param(
+            "allow_downgrade_to_insecure",
+            Kind::Bool,
+            "Writes `Allow-Downgrade-To-Insecure` (allow a signed source to become unsigned); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "allow_insecure",
+            Kind::Bool,
+            "Writes `Allow-Insecure` (allow an unsigned source); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "allow_weak",
+            Kind::Bool,
+            "Writes `Allow-Weak` (allow weak signatures); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "architectures",
+            Kind::List,
+            "Architectures to fetch from this source (`Architectures`).",
+        ),
+        param(
+            "by_hash",
+            Kind::Bool,
+            "Writes `By-Hash` (fetch index files by their hash); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "check_date",
+            Kind::Bool,
+            "Writes `Check-Date` (check the Release file's date); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "check_valid_until",
+            Kind::Bool,
+            "Writes `Check-Valid-Until` (check the Release file's expiry); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "components",
+            Kind::List,
+            "Components such as `main contrib`; required unless the single \
+            suite is an exact path ending in `/`.",
+        ),
+        param(
+            "date_max_future",
+            Kind::Int,
+            "Seconds a Release file's date may lie in the future \
+            (`Date-Max-Future`).",
+        ),
+        param(
+            "enabled",
+            Kind::Bool,
+            "Writes `Enabled` (whether apt uses this source); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "inrelease_path",
+            Kind::Str,
+            "Path of the InRelease file relative to the suite \
+            (`InRelease-Path`).",
+        ),
+        param(
+            "languages",
+            Kind::List,
+            "Translation languages to fetch (`Languages`).",
+        ),
+        param(
+            "mode",
+            Kind::Raw,
+            "Permissions of the `.sources` file, octal (`'0644'`) or \
+            symbolic.",
+        )
+        .default("0644"),
+        param(
+            "name",
+            Kind::Str,
+            "Name of the source: the file name and the `X-Repolib-Name` field.",
+        )
+        .required(),
+        param(
+            "pdiffs",
+            Kind::Bool,
+            "Writes `PDiffs` (download index changes as diffs); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "signed_by",
+            Kind::Str,
+            "Path of the keyring that signs this source, or the \
+            ASCII-armored key itself. URLs are not supported.",
+        ),
+        param(
+            "state",
+            Kind::Str,
+            "`present` writes the file, `absent` deletes it.",
+        )
+        .default("present")
+        .choices(&["absent", "present"]),
+        param(
+            "suites",
+            Kind::List,
+            "Suites such as `bookworm`, or an exact path ending in `/`; \
+            required with `state: present`.",
+        )
+        .aliases(&["suite"]),
+        param(
+            "targets",
+            Kind::List,
+            "Index targets to download (`Targets`).",
+        ),
+        param(
+            "trusted",
+            Kind::Bool,
+            "Writes `Trusted` (trust the source even without a valid signature); when absent the field is \
+            left out and apt's default applies.",
+        ),
+        param(
+            "types",
+            Kind::List,
+            "Source types: `deb`, `deb-src` or both.",
+        )
+        .default("deb"),
+        param(
+            "uris",
+            Kind::List,
+            "Base URIs of the repository; required with `state: present`.",
+        )
+        .aliases(&["uri"]),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Add the Docker repository
+  ansible.builtin.deb822_repository:
+    name: docker
+    types: deb
+    uris: https://download.docker.com/linux/debian
+    suites: bookworm
+    components: stable
+    architectures: amd64
+    signed_by: /etc/apt/keyrings/docker.asc
+
+- name: Remove it again
+  ansible.builtin.deb822_repository:
+    name: docker
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 struct Prep {
     dest: String,
     /// The file's content when present, `None` for `state: absent`.
@@ -100,8 +266,12 @@ impl Module for Deb822Repository {
         "deb822_repository"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let present = match p.state.as_deref().unwrap_or("present") {
             "present" => true,
             "absent" => false,

@@ -18,6 +18,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Param, Support, param};
 use crate::text;
 
 /// The `dnf` module.
@@ -90,6 +91,234 @@ struct Params {
     validate_certs: Option<bool>,
 }
 
+const PARAMS: &[Param] = &[
+    param(
+        "allow_downgrade",
+        Kind::Bool,
+        "`false` stops dnf from installing an older version than the \
+        installed one (`allow_downgrade=False`); when absent dnf's own setting \
+        applies.",
+    ),
+    param(
+        "allowerasing",
+        Kind::Bool,
+        "Let dnf remove installed packages to resolve conflicts \
+        (`--allowerasing`).",
+    )
+    .default("false"),
+    param(
+        "autoremove",
+        Kind::Bool,
+        "Remove packages installed as dependencies that nothing needs \
+        any more; only alone or with `state: absent` (it implies `absent` when \
+        `state` is not given).",
+    )
+    .default("false"),
+    param(
+        "best",
+        Kind::Bool,
+        "Insist on the newest available version (`--best`); ignored \
+        when `nobest` is set.",
+    )
+    .default("false"),
+    param(
+        "bugfix",
+        Kind::Bool,
+        "With `state: latest`, only apply bugfix updates (`--bugfix`).",
+    )
+    .default("false"),
+    param(
+        "cacheonly",
+        Kind::Bool,
+        "Use only the local metadata cache (`--cacheonly`).",
+    )
+    .default("false"),
+    param(
+        "conf_file",
+        Kind::Path,
+        "Configuration file dnf reads instead of its default \
+        (`--config`).",
+    ),
+    param(
+        "disable_gpg_check",
+        Kind::Bool,
+        "Skip signature checks on packages (`--nogpgcheck`).",
+    )
+    .default("false"),
+    param(
+        "disablerepo",
+        Kind::List,
+        "Repository IDs (globs allowed) to disable for this task.",
+    ),
+    param(
+        "enablerepo",
+        Kind::List,
+        "Repository IDs (globs allowed) to enable for this task.",
+    ),
+    param(
+        "exclude",
+        Kind::List,
+        "Packages dnf must not install or upgrade (`--exclude`).",
+    ),
+    param(
+        "install_weak_deps",
+        Kind::Bool,
+        "`false` leaves out weak dependencies (Recommends); `true` \
+        keeps dnf's configured behaviour.",
+    )
+    .default("true"),
+    param(
+        "installroot",
+        Kind::Path,
+        "Alternative root directory to install packages into \
+        (`--installroot`).",
+    )
+    .default("/"),
+    param(
+        "lock_timeout",
+        Kind::Int,
+        "Accepted for compatibility; has no effect (dnf waits for its \
+        own lock).",
+    ),
+    param(
+        "name",
+        Kind::List,
+        "Packages to manage: names, `name-version[-release]`, \
+        `name.arch`, paths or URLs of `.rpm` files, or `*` with \
+        `state: latest` to upgrade everything. Groups and modules (`@...`) are \
+        not supported.",
+    )
+    .aliases(&["pkg", "package"]),
+    param(
+        "nobest",
+        Kind::Bool,
+        "Accept versions other than the newest when the newest cannot \
+        be installed (`--nobest`).",
+    )
+    .default("false"),
+    param(
+        "releasever",
+        Kind::Str,
+        "Release version dnf substitutes in repository URLs \
+        (`--releasever`).",
+    ),
+    param(
+        "security",
+        Kind::Bool,
+        "With `state: latest`, only apply security updates \
+        (`--security`).",
+    )
+    .default("false"),
+    param(
+        "skip_broken",
+        Kind::Bool,
+        "Skip packages whose dependencies cannot be satisfied \
+        (`--skip-broken`).",
+    )
+    .default("false"),
+    param(
+        "sslverify",
+        Kind::Bool,
+        "`false` turns off TLS certificate checks for the repositories.",
+    )
+    .default("true"),
+    param(
+        "state",
+        Kind::Str,
+        "`present`/`installed` installs missing packages, `latest` \
+        also upgrades installed ones, `absent`/`removed` removes them. When \
+        absent: `absent` with `autoremove`, else `present`.",
+    )
+    .choices(&["absent", "installed", "latest", "present", "removed"]),
+    param(
+        "update_cache",
+        Kind::Bool,
+        "Refresh the repository metadata (`--refresh`, or \
+        `dnf makecache` when used alone).",
+    )
+    .default("false")
+    .aliases(&["expire-cache"]),
+    param(
+        "update_only",
+        Kind::Bool,
+        "With `state: latest`, upgrade installed packages only and do \
+        not install missing ones.",
+    )
+    .default("false"),
+    param(
+        "use_backend",
+        Kind::Str,
+        "Accepted for compatibility; tutti always runs the `dnf` (or \
+        `yum`) command.",
+    ),
+    param(
+        "validate_certs",
+        Kind::Bool,
+        "`false` turns off TLS certificate checks, like `sslverify`.",
+    )
+    .default("true"),
+];
+
+const DESCRIPTION: &str = "Installs, upgrades and removes RPM packages with `dnf`, or \
+    `yum` on hosts without dnf. The installed state is read with `rpm -q` for \
+    each name as written (and `dnf check-update` for `state: latest`), and only \
+    the packages that need it are passed to one `dnf install`, `upgrade` or \
+    `remove` run, so a task whose packages are already in the wanted state \
+    changes nothing.";
+
+const CHECK: Support = Support::Partial(
+    "check does not resolve dependencies, so a package missing from every \
+    repository only fails when applying",
+);
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "dnf",
+    short: "Manage RPM packages with dnf",
+    description: DESCRIPTION,
+    params: PARAMS,
+    check: CHECK,
+    diff: Support::None,
+    example: "- name: Install the web server
+  ansible.builtin.dnf:
+    name:
+      - httpd
+      - mod_ssl
+    state: present
+
+- name: Apply security updates only
+  ansible.builtin.dnf:
+    name: '*'
+    state: latest
+    security: true
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
+const YUM_SPEC: ModuleSpec = ModuleSpec {
+    name: "yum",
+    short: "Manage RPM packages (the same module as dnf)",
+    description: "The same module as `dnf`, under the name older playbooks use. \
+        Installs, upgrades and removes RPM packages with `dnf`, or `yum` on hosts \
+        without dnf, changing only the packages that are not yet in the wanted \
+        state.",
+    params: PARAMS,
+    check: CHECK,
+    diff: Support::None,
+    example: "- name: Install git
+  ansible.builtin.yum:
+    name: git
+    state: present
+
+- name: Remove telnet
+  ansible.builtin.yum:
+    name: telnet
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Present,
@@ -115,8 +344,12 @@ impl Module for Dnf {
         "dnf"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        prepare(self.name(), args)
+        prepare(&SPEC, args)
     }
 }
 
@@ -125,13 +358,18 @@ impl Module for Yum {
         "yum"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &YUM_SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        prepare(self.name(), args)
+        prepare(&YUM_SPEC, args)
     }
 }
 
-fn prepare(module: &'static str, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-    let p: Params = params::legacy(module, args)?;
+fn prepare(spec: &'static ModuleSpec, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
+    let module = spec.name;
+    let p: Params = params::parse(spec, args)?;
     let specs: Vec<String> = p
         .name
         .unwrap_or_default()

@@ -13,7 +13,9 @@ use super::common;
 use super::{apt::Apt, dnf::Dnf};
 use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
+use crate::params;
 use crate::plan::{Applied, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `package` module.
@@ -21,6 +23,66 @@ pub struct Package;
 
 /// Prints the first of `apt-get`, `dnf`, `yum` the host has.
 pub const DETECT_SCRIPT: &str = "for m in apt-get dnf yum; do if command -v \"$m\" >/dev/null 2>&1; then echo \"$m\"; exit 0; fi; done; exit 1";
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "package",
+    short: "Manage packages with the host's package manager",
+    description: "A front for `apt` and `dnf`: it picks the package manager \
+        (`use`), then hands every argument on to that module, which checks and \
+        applies as it always does. With `use: auto` one extra probe asks the host \
+        which of `apt-get`, `dnf` and `yum` it has, since a module cannot read \
+        the `pkg_mgr` fact. Arguments other than `name`, `state` and `use` are \
+        passed through unchecked here and checked by the chosen module. \
+        `installed`/`removed` are translated to `present`/`absent` for apt.",
+    params: &[
+        param(
+            "name",
+            Kind::List,
+            "Packages to manage, as the chosen package manager's module \
+            reads them (names, versions, wildcards).",
+        )
+        .required(),
+        param(
+            "state",
+            Kind::Str,
+            "The wanted state, passed on: `present`, `latest` and \
+            `absent` work with every manager; `installed` and `removed` are \
+            translated for apt.",
+        )
+        .required(),
+        param(
+            "use",
+            Kind::Str,
+            "Which module to run: `apt`, `dnf` (`yum` and `dnf5` mean \
+            dnf too), or `auto` to ask the host.",
+        )
+        .default("auto")
+        .choices(&["auto", "apt", "dnf", "yum", "dnf5"]),
+    ],
+    check: Support::Partial("as supported by the chosen module (apt or dnf)"),
+    diff: Support::Partial("apt's simulated output; dnf shows none"),
+    example: "- name: Install common tools on any distribution
+  ansible.builtin.package:
+    name:
+      - git
+      - curl
+    state: present
+
+- name: Remove an editor, forcing dnf
+  ansible.builtin.package:
+    name: nano
+    state: absent
+    use: dnf
+",
+    open: true,
+    fields: spec_names,
+};
+
+/// The parameter names of [`SPEC`] (the module does not deserialize into
+/// a struct: everything else is passed on).
+fn spec_names() -> Vec<&'static str> {
+    SPEC.params.iter().map(|p| p.name).collect()
+}
 
 type Backend = Result<Box<dyn Prepared>, ParamError>;
 
@@ -37,7 +99,12 @@ impl Module for Package {
         "package"
     }
 
-    fn prepare(&self, mut args: Args) -> Result<Box<dyn Prepared>, ParamError> {
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
+    fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
+        let mut args = params::check(&SPEC, args)?;
         let use_ = match args.remove("use") {
             None | Some(Value::Null) => "auto".to_string(),
             Some(Value::String(s)) => s,

@@ -12,6 +12,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `package_facts` module.
@@ -25,6 +26,47 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     strategy: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "package_facts",
+    short: "Gather the installed packages as facts",
+    description: "Reads the installed packages in one probe, from `dpkg-query` (apt) \
+        and/or `rpm -qa` (rpm), and returns them as `ansible_facts.packages`: a \
+        mapping from each package name to a list of entries with `name`, \
+        `version`, `arch`, `source` and the manager's extra fields. It never \
+        changes the host, so it runs the same in check mode.",
+    params: &[
+        param(
+            "manager",
+            Kind::List,
+            "Package managers to read: `apt`, `rpm` (`dnf` and `yum` mean \
+            rpm), or `auto` for both.",
+        )
+        .default("auto")
+        .choices(&["auto", "apt", "rpm", "dnf", "yum"]),
+        param(
+            "strategy",
+            Kind::Str,
+            "`first` stops at the first manager found on the host, `all` \
+            reads every one that is there.",
+        )
+        .default("first")
+        .choices(&["first", "all"]),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Gather the package list
+  ansible.builtin.package_facts:
+    manager: auto
+
+- name: Show the installed nginx version
+  ansible.builtin.debug:
+    msg: \"{{ ansible_facts.packages['nginx'][0].version }}\"
+  when: \"'nginx' in ansible_facts.packages\"
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// `$1` strategy (`first`/`all`), then managers (`apt`, `rpm`). Prints an
 /// `@manager` section per manager found.
@@ -56,8 +98,12 @@ impl Module for PackageFacts {
         "package_facts"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let asked = p.manager.unwrap_or_else(|| vec!["auto".into()]);
         let mut managers = Vec::new();
         let mut explicit = true;

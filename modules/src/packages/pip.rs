@@ -22,6 +22,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `pip` module.
@@ -59,6 +60,130 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_bool")]
     virtualenv_site_packages: Option<bool>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "pip",
+    short: "Manage Python packages with pip",
+    description: "Installs, upgrades and removes Python packages with the target's \
+        `pip`, optionally inside a virtualenv that it creates when missing. One \
+        probe lists what is installed (`pip list --format=freeze`) and compares \
+        names and version specifiers with it; for `latest`, `requirements` and \
+        names that are URLs or paths the same probe runs \
+        `pip install --dry-run` (pip 22.2 or newer), so the task is in sync when \
+        pip would install nothing.",
+    params: &[
+        param(
+            "break_system_packages",
+            Kind::Bool,
+            "Pass `--break-system-packages`, letting pip install \
+            into a Python that the system's package manager owns.",
+        )
+        .default("false"),
+        param(
+            "chdir",
+            Kind::Path,
+            "Directory on the target to run pip (and the virtualenv \
+            command) in; relative `requirements` and paths resolve there.",
+        ),
+        param(
+            "editable",
+            Kind::Bool,
+            "Install each `name` in editable mode (`-e`).",
+        )
+        .default("false"),
+        param(
+            "executable",
+            Kind::Str,
+            "The pip to run, a name looked up in `PATH` or a path; when \
+            absent `pip3` or else `pip`. Cannot be combined with `virtualenv`.",
+        ),
+        param(
+            "extra_args",
+            Kind::Str,
+            "More arguments for `pip install`, split like a shell would.",
+        ),
+        param(
+            "name",
+            Kind::List,
+            "Packages to manage, with optional version specifiers \
+            (`Django>=4.2,<5`), extras, or as URLs/paths. Either this or \
+            `requirements` is required.",
+        ),
+        param(
+            "requirements",
+            Kind::Path,
+            "Path on the target of a requirements file to install \
+            (`pip install -r`).",
+        ),
+        param(
+            "state",
+            Kind::Str,
+            "`present` installs what is missing or does not satisfy its \
+            specifier, `latest` upgrades to the newest version, \
+            `forcereinstall` always reinstalls, `absent` uninstalls.",
+        )
+        .default("present")
+        .choices(&["absent", "forcereinstall", "latest", "present"]),
+        param(
+            "umask",
+            Kind::Str,
+            "Octal umask to run pip (and the virtualenv command) with; \
+            quote it (`'0022'`) so YAML keeps it a string.",
+        ),
+        param(
+            "version",
+            Kind::Str,
+            "Exact version of the single package in `name` (the same as \
+            `name==version`).",
+        ),
+        param(
+            "virtualenv",
+            Kind::Path,
+            "Directory of a virtualenv to install into; it is created with \
+            `virtualenv_command` when it has no `bin/pip`.",
+        )
+        .aliases(&["env"]),
+        param(
+            "virtualenv_command",
+            Kind::Str,
+            "Command that creates the virtualenv, given the directory as \
+            its last argument (for example `python3 -m venv`).",
+        )
+        .default("virtualenv"),
+        param(
+            "virtualenv_python",
+            Kind::Str,
+            "Python interpreter for a new virtualenv (`-p`); not usable \
+            when `virtualenv_command` is the venv module or pyvenv.",
+        ),
+        param(
+            "virtualenv_site_packages",
+            Kind::Bool,
+            "Give a new virtualenv access to the system's site packages \
+            (`--system-site-packages`).",
+        )
+        .default("false"),
+    ],
+    check: Support::Partial(
+        "with pip older than 22.2 (no `--dry-run`), tasks using `latest`, \
+        `requirements` or URL names always report a change",
+    ),
+    diff: Support::None,
+    example: "- name: Install a pinned package into a virtualenv
+  ansible.builtin.pip:
+    name: requests==2.32.3
+    virtualenv: /opt/app/venv
+    virtualenv_command: python3 -m venv
+
+- name: Install the application's requirements
+  ansible.builtin.pip:
+    requirements: /opt/app/requirements.txt
+    virtualenv: /opt/app/venv
+    virtualenv_command: python3 -m venv
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -248,8 +373,12 @@ impl Module for Pip {
         "pip"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let names: Vec<String> = p
             .name
             .unwrap_or_default()

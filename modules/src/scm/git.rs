@@ -16,6 +16,7 @@ use crate::host::{Host, HostRead, Output};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{self, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `git` module.
@@ -65,6 +66,160 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     version: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "git",
+    short: "Clone a git repository and keep it at a version",
+    description: "Clones `repo` into `dest` on the target and keeps the checkout at \
+        `version`: a branch, a tag, a commit (full or abbreviated), or the \
+        remote's `HEAD`. The check compares the checkout's `HEAD`, remote URL and \
+        local modifications with what `git ls-remote` reports, so nothing is \
+        fetched or checked out when the checkout is already at that commit. \
+        Local modifications make the task fail unless `force` is set.",
+    params: &[
+        param(
+            "accept_hostkey",
+            spec::Kind::Bool,
+            "Accept any SSH host key of the server (turns host key checking off \
+            for git's SSH connections).",
+        )
+        .default("false"),
+        param(
+            "accept_newhostkey",
+            spec::Kind::Bool,
+            "Accept the server's SSH host key when it is not yet known, but \
+            reject a changed one; cannot be combined with `accept_hostkey`.",
+        )
+        .default("false"),
+        param(
+            "bare",
+            spec::Kind::Bool,
+            "Make a bare repository (no working tree); `version` is then not \
+            checked out.",
+        )
+        .default("false"),
+        param(
+            "clone",
+            spec::Kind::Bool,
+            "Clone when `dest` holds no repository; with `false` a missing \
+            repository is left missing.",
+        )
+        .default("true"),
+        param(
+            "depth",
+            spec::Kind::Int,
+            "Make a shallow clone (and fetch) with this many commits of history.",
+        ),
+        param(
+            "dest",
+            spec::Kind::Path,
+            "Directory on the target for the checkout; its parent is created \
+            when missing.",
+        )
+        .required(),
+        param(
+            "executable",
+            spec::Kind::Path,
+            "The `git` program to run on the target.",
+        )
+        .default("git"),
+        param(
+            "force",
+            spec::Kind::Bool,
+            "Discard local modifications to tracked files instead of failing.",
+        )
+        .default("false"),
+        param(
+            "key_file",
+            spec::Kind::Path,
+            "SSH private key on the target to authenticate to the server with.",
+        ),
+        param(
+            "recursive",
+            spec::Kind::Bool,
+            "Initialise and update submodules, recursively, after checking out.",
+        )
+        .default("true"),
+        param(
+            "reference",
+            spec::Kind::Str,
+            "A local repository to borrow objects from when cloning \
+            (`git clone --reference`).",
+        ),
+        param(
+            "refspec",
+            spec::Kind::Str,
+            "An additional refspec to fetch after cloning and when updating, \
+            for refs outside branches and tags (pull request heads, say).",
+        ),
+        param("remote", spec::Kind::Str, "The name of the remote.").default("origin"),
+        param(
+            "repo",
+            spec::Kind::Str,
+            "URL or path of the repository to clone.",
+        )
+        .required()
+        .aliases(&["name"]),
+        param(
+            "single_branch",
+            spec::Kind::Bool,
+            "Clone only the history of `version`'s branch or tag.",
+        )
+        .default("false"),
+        param(
+            "ssh_opts",
+            spec::Kind::Str,
+            "Extra options for the `ssh` command git uses.",
+        ),
+        param(
+            "track_submodules",
+            spec::Kind::Bool,
+            "Update submodules to the latest commit of their tracked branch \
+            rather than the commit recorded in the repository.",
+        )
+        .default("false"),
+        param(
+            "umask",
+            spec::Kind::Str,
+            "Octal umask (as a string, such as `'0022'`) for the git commands \
+            run on the target.",
+        ),
+        param(
+            "update",
+            spec::Kind::Bool,
+            "Fetch and move an existing checkout to `version`; with `false` an \
+            existing repository is left as it is.",
+        )
+        .default("true"),
+        param(
+            "version",
+            spec::Kind::Str,
+            "What to check out: a branch, a tag, a commit SHA (at least 4 hex \
+            digits), or `HEAD` for the remote's default branch.",
+        )
+        .default("HEAD"),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Deploy the application at a release tag
+  ansible.builtin.git:
+    repo: https://github.com/example/app.git
+    dest: /srv/app
+    version: v2.3.1
+    depth: 1
+
+- name: Keep a private checkout on its main branch
+  ansible.builtin.git:
+    repo: git@github.com:example/private.git
+    dest: /opt/private
+    version: main
+    key_file: /root/.ssh/deploy_key
+    accept_newhostkey: true
+    force: true
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug)]
 struct Prepped {
@@ -561,8 +716,12 @@ impl Module for Git {
         "git"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let Some(repo) = p.repo.clone().filter(|s| !s.is_empty()) else {
             return Err(ParamError::at("repo", "missing required arguments: repo"));
         };

@@ -15,6 +15,7 @@ use crate::plan::{Applied, Plan};
 use crate::services::systemd::{State, Unit};
 use crate::services::sysvinit::{self, SysV};
 use crate::services::{command_failed, parse_properties, split_section};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `service` module.
@@ -40,6 +41,83 @@ struct Params {
     #[serde(default, rename = "use", deserialize_with = "params::opt_string")]
     use_: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "service",
+    short: "Manage services through systemd or SysV init",
+    description: "Starts, stops, restarts or reloads a service and enables or disables \
+        it at boot, through systemd where the host runs it and through \
+        `/etc/init.d` scripts otherwise. One probe both finds out which manager \
+        the host uses (`/run/systemd/system`) and reads the service's state, and \
+        only the actions needed to reach the wanted state are run, so a started \
+        and enabled service is left alone.",
+    params: &[
+        param(
+            "arguments",
+            Kind::Str,
+            "Extra arguments for the init script (SysV only; ignored \
+            under systemd).",
+        )
+        .aliases(&["args"]),
+        param(
+            "enabled",
+            Kind::Bool,
+            "Whether the service starts at boot. At least one of `state` \
+            and `enabled` is required.",
+        ),
+        param("name", Kind::Str, "Name of the service (or unit).").required(),
+        param(
+            "pattern",
+            Kind::Str,
+            "Under SysV, text to look for in the process list to tell \
+            whether the service runs, instead of the script's `status`.",
+        ),
+        param(
+            "runlevel",
+            Kind::Str,
+            "Under SysV, space-separated runlevels to enable or disable \
+            in (`default` is ignored); when absent, 2 3 4 5.",
+        ),
+        param(
+            "sleep",
+            Kind::Int,
+            "Under SysV, seconds to wait between stop and start when \
+            restarting.",
+        ),
+        param(
+            "state",
+            Kind::Str,
+            "`started` and `stopped` act only when needed; `restarted` \
+            and `reloaded` always act (starting a stopped service).",
+        )
+        .choices(&["reloaded", "restarted", "started", "stopped"]),
+        param(
+            "use",
+            Kind::Str,
+            "The service manager: `auto` detects it, `systemd` forces \
+            systemd, `sysvinit` (also `sysv`, `service`) forces init scripts.",
+        )
+        .default("auto")
+        .choices(&["auto", "systemd", "sysvinit", "sysv", "service"]),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Start nginx and enable it at boot
+  ansible.builtin.service:
+    name: nginx
+    state: started
+    enabled: true
+
+- name: Restart an init-script service with a pause
+  ansible.builtin.service:
+    name: legacyd
+    state: restarted
+    sleep: 2
+    use: sysvinit
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// Which manager `use` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +219,12 @@ impl Module for Service {
         "service"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let Some(name) = p.name.filter(|n| !n.is_empty()) else {
             return Err(ParamError::at("name", "missing required arguments: name"));
         };

@@ -13,6 +13,7 @@ use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
 use crate::services::{command_failed, split_section};
+use crate::spec::{ModuleSpec, Support};
 use crate::text;
 
 /// The `service_facts` module.
@@ -21,6 +22,29 @@ pub struct ServiceFacts;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Params {}
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "service_facts",
+    short: "Gather the services' states as facts",
+    description: "Returns `ansible_facts.services`, one entry per service with \
+        `name`, `state`, `status` and `source`, read in one probe: \
+        `systemctl list-units` and `list-unit-files` where systemd runs, \
+        otherwise each `/etc/init.d` script's `status` and its start links in \
+        runlevels 2 to 5. It takes no parameters and never changes the host.",
+    params: &[],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Gather the services
+  ansible.builtin.service_facts:
+
+- name: Report whether nginx runs
+  ansible.builtin.debug:
+    msg: \"{{ ansible_facts.services['nginx.service'].state }}\"
+  when: \"'nginx.service' in ansible_facts.services\"
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// The probe; sections are `units` and `files` (systemd) or `sysv`.
 pub(crate) const PROBE_SCRIPT: &str = r#"LC_ALL=C; export LC_ALL
@@ -144,8 +168,12 @@ impl Module for ServiceFacts {
         "service_facts"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let _: Params = params::legacy(self.name(), args)?;
+        let _: Params = params::parse(&SPEC, args)?;
         Ok(Box::new(Prepped))
     }
 }

@@ -17,6 +17,7 @@ use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
 use crate::services::{command_failed, parse_properties};
+use crate::spec::{Kind, ModuleSpec, Param, Support, param};
 use crate::text;
 
 /// The `systemd_service` module.
@@ -60,6 +61,130 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     state: Option<String>,
 }
+
+const PARAMS: &[Param] = &[
+    param(
+        "daemon_reexec",
+        Kind::Bool,
+        "Run `systemctl daemon-reexec` (systemd re-executes itself) \
+        before anything else.",
+    )
+    .default("false")
+    .aliases(&["daemon-reexec"]),
+    param(
+        "daemon_reload",
+        Kind::Bool,
+        "Run `systemctl daemon-reload` before anything else, so changed \
+        unit files are read.",
+    )
+    .default("false")
+    .aliases(&["daemon-reload"]),
+    param(
+        "enabled",
+        Kind::Bool,
+        "Whether the unit starts at boot; `static`, `generated` and \
+        similar unit file states count as enabled.",
+    ),
+    param(
+        "force",
+        Kind::Bool,
+        "Pass `--force` to the `systemctl` actions (enable replaces \
+        conflicting symlinks).",
+    )
+    .default("false"),
+    param(
+        "masked",
+        Kind::Bool,
+        "Whether the unit is masked, so that it cannot be started at all.",
+    ),
+    param(
+        "name",
+        Kind::Str,
+        "Name of the unit (`nginx` or `nginx.service`, `backup.timer`); \
+        required with `state`, `enabled` or `masked`.",
+    )
+    .aliases(&["service", "unit"]),
+    param(
+        "no_block",
+        Kind::Bool,
+        "Do not wait for the action to finish (`--no-block`).",
+    )
+    .default("false"),
+    param(
+        "scope",
+        Kind::Str,
+        "Which systemd instance: `system`, the calling `user`'s, or \
+        `global` (every user's; only `enabled` and `masked` apply there).",
+    )
+    .default("system")
+    .choices(&["system", "user", "global"]),
+    param(
+        "state",
+        Kind::Str,
+        "`started` and `stopped` act only when needed; `restarted` \
+        and `reloaded` always act (starting a stopped unit).",
+    )
+    .choices(&["reloaded", "restarted", "started", "stopped"]),
+];
+
+const DESCRIPTION: &str = "Starts, stops, restarts and reloads systemd units, enables, \
+    disables, masks and unmasks them, and runs `daemon-reload` or \
+    `daemon-reexec`. One `systemctl show` reads every property of the unit \
+    (returned as `status`); only the `systemctl` actions that the unit's \
+    state calls for are run, in the order mask, enable, state.";
+
+const CHECK: Support = Support::Partial(
+    "tasks with daemon_reload or daemon_reexec are skipped, since the \
+    reload can change what systemd reports",
+);
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "systemd_service",
+    short: "Manage systemd units",
+    description: DESCRIPTION,
+    params: PARAMS,
+    check: CHECK,
+    diff: Support::None,
+    example: "- name: Reload unit files, then restart the application
+  ansible.builtin.systemd_service:
+    name: myapp.service
+    state: restarted
+    daemon_reload: true
+
+- name: Enable and start a timer
+  ansible.builtin.systemd_service:
+    name: backup.timer
+    state: started
+    enabled: true
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
+const SYSTEMD_SPEC: ModuleSpec = ModuleSpec {
+    name: "systemd",
+    short: "Manage systemd units (the same module as systemd_service)",
+    description: "The same module as `systemd_service`, under its older name. \
+        Starts, stops, restarts and reloads units, enables, disables, masks and \
+        unmasks them, and runs `daemon-reload`; only the `systemctl` actions the \
+        unit's current state calls for are run.",
+    params: PARAMS,
+    check: CHECK,
+    diff: Support::None,
+    example: "- name: Mask a service nobody should start
+  ansible.builtin.systemd:
+    name: bluetooth
+    masked: true
+
+- name: Stop and disable cups
+  ansible.builtin.systemd:
+    name: cups
+    state: stopped
+    enabled: false
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// A requested unit state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,8 +518,8 @@ impl Prepared for Prepped {
     }
 }
 
-fn prepare(name: &str, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-    let p: Params = params::legacy(name, args)?;
+fn prepare(spec: &ModuleSpec, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
+    let p: Params = params::parse(spec, args)?;
     Ok(Box::new(Prepped(Unit::from_params(p)?)))
 }
 
@@ -403,8 +528,12 @@ impl Module for SystemdService {
         "systemd_service"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        prepare(self.name(), args)
+        prepare(&SPEC, args)
     }
 }
 
@@ -413,7 +542,11 @@ impl Module for Systemd {
         "systemd"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SYSTEMD_SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        prepare(self.name(), args)
+        prepare(&SYSTEMD_SPEC, args)
     }
 }

@@ -19,6 +19,7 @@ use crate::params;
 use crate::plan::{Applied, Facts, Plan};
 use crate::services::command_failed;
 use crate::services::systemd::State;
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 
 /// The `sysvinit` module.
@@ -44,6 +45,87 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     state: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "sysvinit",
+    short: "Manage SysV init script services",
+    description: "Starts, stops, restarts or reloads a service through its \
+        `/etc/init.d` script and enables or disables it at boot with \
+        `update-rc.d` (Debian) or `chkconfig` (Red Hat). One probe reads whether \
+        the script exists, whether the service runs (its `status`, or `pattern` \
+        in the process list) and which runlevels have start links; only the \
+        needed actions run. The script's output goes through a temporary file, \
+        so a daemon that keeps its output open cannot hang the task.",
+    params: &[
+        param(
+            "arguments",
+            Kind::Str,
+            "Extra arguments passed to the init script after the action, \
+            split like a shell would.",
+        )
+        .aliases(&["args"]),
+        param(
+            "daemonize",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect (the script's output \
+            is always detached from the connection).",
+        ),
+        param(
+            "enabled",
+            Kind::Bool,
+            "Whether the service starts at boot (has start links). At least \
+            one of `state` and `enabled` is required.",
+        ),
+        param(
+            "name",
+            Kind::Str,
+            "Name of the init script in `/etc/init.d`.",
+        )
+        .required()
+        .aliases(&["service"]),
+        param(
+            "pattern",
+            Kind::Str,
+            "Text to look for in the process list to tell whether the \
+            service runs, instead of calling the script's `status`.",
+        ),
+        param(
+            "runlevels",
+            Kind::List,
+            "Runlevels to enable or disable the service in; when absent, \
+            the tool's defaults (links are looked for in 2 3 4 5).",
+        ),
+        param(
+            "sleep",
+            Kind::Int,
+            "Seconds to wait between stop and start when restarting.",
+        ),
+        param(
+            "state",
+            Kind::Str,
+            "`started` and `stopped` act only when needed; `restarted` \
+            and `reloaded` always act (starting a stopped service).",
+        )
+        .choices(&["reloaded", "restarted", "started", "stopped"]),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Start and enable an init-script service
+  ansible.builtin.sysvinit:
+    name: apache2
+    state: started
+    enabled: true
+
+- name: Restart a daemon found by its process name
+  ansible.builtin.sysvinit:
+    name: legacyd
+    state: restarted
+    pattern: /usr/sbin/legacyd
+    sleep: 3
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// The probe: `$1` name, `$2` pattern, `$3` runlevels (space-separated).
 /// It prints `key=value` lines; its text contains `tutti-svc-probe` so the
@@ -357,8 +439,12 @@ impl Module for SysVInit {
         "sysvinit"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = p.daemonize;
         let Some(name) = p.name.filter(|n| !n.is_empty()) else {
             return Err(ParamError::at("name", "missing required arguments: name"));

@@ -19,6 +19,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `authorized_key` module.
 pub struct AuthorizedKey;
@@ -46,6 +47,111 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_bool")]
     validate_certs: Option<bool>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "authorized_key",
+    short: "Add or remove SSH public keys in a user's authorized_keys",
+    description: "Adds or removes public keys in a user's `authorized_keys` file \
+        (by default `~USER/.ssh/authorized_keys`). Keys are matched by their \
+        key material, so a key already there is rewritten only when its \
+        options or comment differ; lines the task does not concern are kept \
+        as they are. The file is written atomically with mode 0600 and owned \
+        by the user, and nothing is written when it already holds what is \
+        asked.",
+    params: &[
+        param(
+            "comment",
+            Kind::Str,
+            "Comment written after the key, replacing the one in `key`; an \
+            empty string drops it.",
+        ),
+        param(
+            "exclusive",
+            Kind::Bool,
+            "Remove every key of the file that is not in `key`.",
+        )
+        .default("false"),
+        param(
+            "follow",
+            Kind::Bool,
+            "When the key file is a symlink, edit the file it points to.",
+        )
+        .default("false"),
+        param(
+            "key",
+            Kind::Str,
+            "The public key, or several, one per line (blank lines and `#` \
+            comments are skipped). URLs are not fetched: download the key \
+            first and pass its text.",
+        )
+        .required(),
+        param(
+            "key_options",
+            Kind::Str,
+            "Comma-separated `authorized_keys` options (such as \
+            `no-pty,from=\"10.0.0.0/8\"`) put before the key, replacing any \
+            options given in `key`.",
+        ),
+        param(
+            "manage_dir",
+            Kind::Bool,
+            "Create the key file's directory (mode 0700, owned by the user) \
+            when missing, fix that directory's mode and owner, and keep the \
+            file at mode 0600 owned by the user.",
+        )
+        .default("true"),
+        param(
+            "path",
+            Kind::Path,
+            "The key file to edit; without it, \
+            `.ssh/authorized_keys` in the user's home directory.",
+        ),
+        param(
+            "state",
+            Kind::Str,
+            "Whether the keys should be in the file or not.",
+        )
+        .default("present")
+        .choices(&["absent", "present"]),
+        param(
+            "user",
+            Kind::Str,
+            "The account whose keys are managed; it must exist on the target.",
+        )
+        .required(),
+        param(
+            "validate_certs",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect since keys are never \
+            fetched from URLs.",
+        )
+        .default("true"),
+    ],
+    check: Support::Full,
+    diff: Support::Partial("shows content changes; mode or owner fixes have no diff"),
+    example: "- name: Let the deploy key log in as deploy
+  ansible.builtin.authorized_key:
+    user: deploy
+    key: \"{{ lookup('file', 'files/deploy.pub') }}\"
+    key_options: no-port-forwarding,no-agent-forwarding
+
+- name: Keep only the admins' keys for root
+  ansible.builtin.authorized_key:
+    user: root
+    key: |
+      ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZXJhbGljZWtleWV4YW1wbGUx alice
+      ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVzZXJib2JrZXlleGFtcGxlMTIz bob
+    exclusive: true
+
+- name: Remove an old key
+  ansible.builtin.authorized_key:
+    user: alice
+    key: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0bGF0ZXN0a2V5b2xkYWxpY2U old-laptop
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 fn req_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     params::opt_string(d).map(Option::unwrap_or_default)
@@ -203,8 +309,12 @@ impl Module for AuthorizedKey {
         "authorized_key"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("authorized_key", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

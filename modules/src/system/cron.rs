@@ -18,6 +18,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `cron` module.
 pub struct Cron;
@@ -57,6 +58,144 @@ struct Params {
     #[serde(default, alias = "dow", deserialize_with = "params::opt_string")]
     weekday: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "cron",
+    short: "Manage cron jobs and crontab variables",
+    description: "Adds, updates or removes one job in a user's crontab or in a \
+        file under `/etc/cron.d`, identified by a `#Ansible: NAME` comment \
+        line above it (a matching unmarked job line gets the marker added). \
+        With `env`, manages a `NAME=\"value\"` variable line instead. The \
+        crontab is read with `crontab -l` and installed again with `crontab \
+        -` only when the edited text differs; a cron file is written \
+        atomically (mode 0644, owned by root) and deleted when removing the \
+        job leaves it empty.",
+    params: &[
+        param(
+            "backup",
+            Kind::Bool,
+            "Keep the previous version before changing it (a crontab in a \
+            temporary file, a cron file as a timestamped copy beside it); its \
+            path is returned as `backup_file`.",
+        )
+        .default("false"),
+        param(
+            "cron_file",
+            Kind::Str,
+            "Manage the job in this file instead of a user's crontab; a \
+            relative name is taken under `/etc/cron.d`. Lines in it carry the \
+            user (`user`, or root) before the command.",
+        )
+        .aliases(&["dest"]),
+        param(
+            "day",
+            Kind::Str,
+            "Day of the month field (1-31, `*`, `*/2`, ...).",
+        )
+        .default("*"),
+        param(
+            "disabled",
+            Kind::Bool,
+            "Write the job commented out with `#`.",
+        )
+        .default("false"),
+        param(
+            "env",
+            Kind::Bool,
+            "Manage the crontab variable `name`, set to `job`, instead of a \
+            job; a new variable goes at the top unless `insertafter` or \
+            `insertbefore` names another variable.",
+        )
+        .default("false"),
+        param("hour", Kind::Str, "Hour field (0-23, `*`, `*/2`, ...).").default("*"),
+        param(
+            "insertafter",
+            Kind::Str,
+            "With `env`, put a new variable after the variable of this name.",
+        ),
+        param(
+            "insertbefore",
+            Kind::Str,
+            "With `env`, put a new variable before the variable of this name.",
+        ),
+        param(
+            "job",
+            Kind::Str,
+            "The command to run, or with `env` the variable's value. Needed \
+            when `state` is `present`.",
+        )
+        .aliases(&["value"]),
+        param("minute", Kind::Str, "Minute field (0-59, `*`, `*/5`, ...).").default("*"),
+        param("month", Kind::Str, "Month field (1-12, `*`, ...).").default("*"),
+        param(
+            "name",
+            Kind::Str,
+            "The job's description, written in its `#Ansible:` marker line, \
+            or with `env` the variable's name.",
+        )
+        .required(),
+        param(
+            "special_time",
+            Kind::Str,
+            "Run at a special time (`@reboot`, `@daily`, ...) instead of the \
+            five time fields, which must then be left at `*`.",
+        )
+        .choices(&[
+            "annually", "daily", "hourly", "monthly", "reboot", "weekly", "yearly",
+        ]),
+        param(
+            "state",
+            Kind::Str,
+            "Whether the job or variable should exist.",
+        )
+        .default("present")
+        .choices(&["absent", "present"]),
+        param(
+            "user",
+            Kind::Str,
+            "Whose crontab to edit (`crontab -u`); without it, the connecting \
+            user's. In a `cron_file`, the user the job runs as (root when \
+            absent).",
+        ),
+        param(
+            "weekday",
+            Kind::Str,
+            "Day of the week field (0-6 for Sunday-Saturday, `*`, ...).",
+        )
+        .default("*")
+        .aliases(&["dow"]),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Rotate the application's logs every night
+  ansible.builtin.cron:
+    name: rotate app logs
+    minute: \"15\"
+    hour: \"3\"
+    job: /usr/local/bin/rotate-app-logs
+
+- name: Run a cleanup at boot from a cron.d file
+  ansible.builtin.cron:
+    name: cleanup at boot
+    special_time: reboot
+    user: app
+    cron_file: app-cleanup
+    job: /opt/app/bin/cleanup
+
+- name: Set PATH for the jobs in the crontab
+  ansible.builtin.cron:
+    name: PATH
+    env: true
+    job: /usr/local/bin:/usr/bin:/bin
+
+- name: Remove a job
+  ansible.builtin.cron:
+    name: rotate app logs
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Task {
     name: String,
@@ -103,8 +242,12 @@ impl Module for Cron {
         "cron"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("cron", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

@@ -12,6 +12,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `getent` module.
 pub struct Getent;
@@ -30,6 +31,68 @@ struct Params {
     split: Option<String>,
 }
 
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "getent",
+    short: "Read a name service database into facts",
+    description: "Runs `getent` on the target and stores the result as the fact \
+        `getent_DATABASE`: a mapping from each entry's first field to its \
+        other fields (a list of such lists when the first field repeats). \
+        `passwd`, `shadow`, `group` and `gshadow` are split on `:`, other \
+        databases on blanks unless `split` says otherwise. It only reads, so \
+        it never reports a change.",
+    params: &[
+        param(
+            "database",
+            Kind::Str,
+            "The database to read, as `getent` names it (`passwd`, `group`, \
+            `hosts`, `services`, ...).",
+        )
+        .required(),
+        param(
+            "fail_key",
+            Kind::Bool,
+            "Fail when a `key` is not found; with `false` the missing keys are \
+            set to null and a message is returned instead.",
+        )
+        .default("true"),
+        param(
+            "key",
+            Kind::Str,
+            "Look up only these keys (comma-separated); without it, the whole \
+            database is enumerated.",
+        ),
+        param(
+            "service",
+            Kind::Str,
+            "Name service to ask (`getent -s`), such as `files` or `sss`.",
+        ),
+        param(
+            "split",
+            Kind::Str,
+            "Field separator to use instead of the database's usual one.",
+        ),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Read the passwd database
+  ansible.builtin.getent:
+    database: passwd
+
+- name: Look up one user, without failing when absent
+  ansible.builtin.getent:
+    database: passwd
+    key: deploy
+    fail_key: false
+
+- name: Look up the HTTP ports in the services database
+  ansible.builtin.getent:
+    database: services
+    key: http,https
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
+
 struct Task {
     database: String,
     key: Option<String>,
@@ -43,8 +106,12 @@ impl Module for Getent {
         "getent"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("getent", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         if p.database.is_empty() {
             return Err(ParamError::at("database", "database cannot be empty"));
         }

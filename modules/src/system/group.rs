@@ -14,6 +14,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `group` module.
 pub struct Group;
@@ -39,6 +40,83 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_bool")]
     system: Option<bool>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "group",
+    short: "Add, change or remove groups",
+    description: "Makes sure a group exists with the given gid, or does not \
+        exist. The group is looked up with `getent group` (or in `/etc/group` \
+        with `local`), and `groupadd`, `groupmod` or `groupdel` runs only when \
+        the group is missing, has another gid, or should go.",
+    params: &[
+        param(
+            "force",
+            Kind::Bool,
+            "With `state: absent`, remove the group even when it is a user's \
+            primary group (`groupdel -f`).",
+        )
+        .default("false"),
+        param(
+            "gid",
+            Kind::Int,
+            "The group id to set; without it a new group gets the next free \
+            id and an existing group keeps its own.",
+        ),
+        param(
+            "gid_max",
+            Kind::Int,
+            "Highest id `groupadd` may pick for a new group (`GID_MAX`).",
+        ),
+        param(
+            "gid_min",
+            Kind::Int,
+            "Lowest id `groupadd` may pick for a new group (`GID_MIN`).",
+        ),
+        param(
+            "local",
+            Kind::Bool,
+            "Look the group up in `/etc/group` instead of through the name \
+            service, for hosts with central directories.",
+        )
+        .default("false"),
+        param("name", Kind::Str, "The group's name.").required(),
+        param(
+            "non_unique",
+            Kind::Bool,
+            "Allow a gid that another group already has (`-o`); needs `gid`.",
+        )
+        .default("false"),
+        param("state", Kind::Str, "Whether the group should exist.")
+            .default("present")
+            .choices(&["absent", "present"]),
+        param(
+            "system",
+            Kind::Bool,
+            "Create the group as a system group (`groupadd -r`); has no effect \
+            on a group that exists.",
+        )
+        .default("false"),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Create the application group
+  ansible.builtin.group:
+    name: app
+    gid: 2001
+
+- name: Create a system group
+  ansible.builtin.group:
+    name: backup-agents
+    system: true
+
+- name: Remove an old group
+  ansible.builtin.group:
+    name: legacy
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Task {
     name: String,
@@ -84,8 +162,12 @@ impl Module for Group {
         "group"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("group", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

@@ -15,6 +15,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `hostname` module.
 pub struct Hostname;
@@ -26,6 +27,49 @@ struct Params {
     #[serde(default, rename = "use", deserialize_with = "params::opt_string")]
     strategy: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "hostname",
+    short: "Set the system's host name",
+    description: "Sets both the running and the permanent host name. When \
+        systemd runs (or with `use: systemd`) the names are read and set with \
+        `hostnamectl`; otherwise the permanent name is `/etc/hostname`, \
+        written atomically, and the running one is set with `hostname`. \
+        Nothing runs when both already match. The new name's \
+        `ansible_hostname`, `ansible_nodename`, `ansible_fqdn` and \
+        `ansible_domain` facts are returned.",
+    params: &[
+        param(
+            "name",
+            Kind::Str,
+            "The host name to set (surrounding blanks are trimmed; blanks \
+            inside are refused).",
+        )
+        .required(),
+        param(
+            "use",
+            Kind::Str,
+            "How to set the name; without it, `systemd` when systemd runs and \
+            the `/etc/hostname` method otherwise. `systemd`, `alpine`, \
+            `debian`, `generic`, `openrc` and `sles` work (all but `systemd` \
+            mean `/etc/hostname`); the other choices are refused.",
+        )
+        .choices(ALL),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Name the host after its inventory name
+  ansible.builtin.hostname:
+    name: \"{{ inventory_hostname }}\"
+
+- name: Set the name through /etc/hostname
+  ansible.builtin.hostname:
+    name: web01.example.com
+    use: debian
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// The strategies with `/etc/hostname` as the permanent name.
 const FILE_STRATEGIES: &[&str] = &["alpine", "debian", "generic", "openrc", "sles"];
@@ -56,8 +100,12 @@ impl Module for Hostname {
         "hostname"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("hostname", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let name = p.name.trim().to_string();
         if name.is_empty() || name.contains(char::is_whitespace) {
             return Err(ParamError::at(

@@ -20,6 +20,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `known_hosts` module.
 pub struct KnownHosts;
@@ -38,6 +39,71 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     state: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "known_hosts",
+    short: "Add or remove a host's keys in an SSH known_hosts file",
+    description: "Adds a host key line to a `known_hosts` file, or removes \
+        every key of a host. Host names are matched in plain and in hashed \
+        (`|1|salt|hash`) entries; a key of the same type with other material \
+        is replaced, keys of other types are kept, and so are all other \
+        lines. The file (and its directory, mode 0700, when missing) is \
+        written atomically, only when its content changes.",
+    params: &[
+        param(
+            "hash_host",
+            Kind::Bool,
+            "Write a new entry with its host names hashed, as `ssh-keygen -H` \
+            does; an existing plain entry with the same key is rewritten \
+            hashed.",
+        )
+        .default("false"),
+        param(
+            "key",
+            Kind::Str,
+            "One key line, as `ssh-keyscan` prints it: host names, key type \
+            and key. Its host field must name `name`. Needed with \
+            `state: present`.",
+        ),
+        param(
+            "name",
+            Kind::Str,
+            "The host whose keys are managed (compared case-insensitively; \
+            `[host]:port` for another port).",
+        )
+        .required()
+        .aliases(&["host"]),
+        param(
+            "path",
+            Kind::Path,
+            "The file to edit; a leading `~/` is the connecting user's home.",
+        )
+        .default("~/.ssh/known_hosts"),
+        param(
+            "state",
+            Kind::Str,
+            "Whether the key should be in the file (`present`) or all of the \
+            host's keys gone (`absent`).",
+        )
+        .default("present")
+        .choices(&["absent", "present"]),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Trust the Git server's host key
+  ansible.builtin.known_hosts:
+    name: git.example.com
+    key: git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdpdHNlcnZlcmhvc3RrZXlleGFtcGxl
+    path: /etc/ssh/ssh_known_hosts
+
+- name: Forget an old host
+  ansible.builtin.known_hosts:
+    name: old.example.com
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// One `known_hosts` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,8 +229,12 @@ impl Module for KnownHosts {
         "known_hosts"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("known_hosts", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

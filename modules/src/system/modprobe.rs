@@ -15,6 +15,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `modprobe` module.
 pub struct Modprobe;
@@ -30,6 +31,66 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     state: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "modprobe",
+    short: "Load or unload kernel modules",
+    description: "Loads a kernel module with `modprobe` (with its parameters) or \
+        unloads it with `modprobe -r`, after checking `/proc/modules` and the \
+        kernel's built-in modules, so nothing runs when the module is already \
+        in the asked state. With `persistent`, also keeps the module loaded at \
+        boot through `/etc/modules-load.d/NAME.conf` and its parameters in \
+        `/etc/modprobe.d/NAME.conf`, written atomically only when they \
+        differ.",
+    params: &[
+        param(
+            "name",
+            Kind::Str,
+            "The kernel module's name (`-` and `_` are treated alike when \
+            looking for it among the loaded modules).",
+        )
+        .required(),
+        param(
+            "params",
+            Kind::Str,
+            "Module parameters, blank-separated (`numdummies=2`), passed to \
+            `modprobe` when loading and written to the `options` line with \
+            `persistent: present`. A module that is already loaded is not reloaded when \
+            they change.",
+        ),
+        param(
+            "persistent",
+            Kind::Str,
+            "`present` writes the boot-time files, `absent` removes them, \
+            `disabled` leaves them alone.",
+        )
+        .default("disabled")
+        .choices(&["absent", "disabled", "present"]),
+        param("state", Kind::Str, "Whether the module should be loaded.")
+            .default("present")
+            .choices(&["absent", "present"]),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Load br_netfilter now and at boot
+  ansible.builtin.modprobe:
+    name: br_netfilter
+    persistent: present
+
+- name: Load the dummy module with two interfaces
+  ansible.builtin.modprobe:
+    name: dummy
+    params: numdummies=2
+
+- name: Unload a module and forget it at boot
+  ansible.builtin.modprobe:
+    name: floppy
+    state: absent
+    persistent: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Task {
     name: String,
@@ -59,8 +120,12 @@ impl Module for Modprobe {
         "modprobe"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("modprobe", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

@@ -17,6 +17,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `mount` module.
 pub struct Mount;
@@ -46,6 +47,107 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     opts_no_log: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "mount",
+    short: "Manage fstab entries and mounted filesystems",
+    description: "Keeps a mount point's line in `fstab` and its mount in the \
+        asked state: `present` only edits `fstab`, `mounted` also mounts \
+        (creating the mount point) and remounts when the line changed, \
+        `unmounted` unmounts and keeps the line, `absent` removes the line, \
+        unmounts and removes the mount point, `absent_from_fstab` only \
+        removes the line, `remounted` always remounts, and `ephemeral` \
+        mounts without touching `fstab`. The current mounts come from \
+        `/proc/self/mountinfo`; `fstab` is rewritten atomically and only when \
+        the line differs.",
+    params: &[
+        param(
+            "backup",
+            Kind::Bool,
+            "Keep a timestamped copy of `fstab` before changing it.",
+        )
+        .default("false"),
+        param(
+            "boot",
+            Kind::Bool,
+            "Mount at boot; `false` adds `noauto` to the options.",
+        )
+        .default("true"),
+        param("dump", Kind::Str, "The fstab dump field.").default("0"),
+        param(
+            "fstab",
+            Kind::Path,
+            "The fstab file to edit; another file is passed to `mount -T`.",
+        )
+        .default("/etc/fstab"),
+        param(
+            "fstype",
+            Kind::Str,
+            "Filesystem type; needed for `present`, `mounted` and `ephemeral`.",
+        ),
+        param("opts", Kind::Str, "Mount options, comma-separated.").default("defaults"),
+        param("passno", Kind::Str, "The fstab pass number field.").default("0"),
+        param(
+            "path",
+            Kind::Path,
+            "The mount point (a trailing `/` is dropped).",
+        )
+        .required()
+        .aliases(&["name"]),
+        param(
+            "src",
+            Kind::Str,
+            "The device, `UUID=`/`LABEL=` spec or remote share to mount; \
+            needed for `present`, `mounted` and `ephemeral`.",
+        ),
+        param(
+            "state",
+            Kind::Str,
+            "The state of the fstab line and of the mount (see the \
+            description).",
+        )
+        .required()
+        .choices(&[
+            "absent",
+            "absent_from_fstab",
+            "ephemeral",
+            "mounted",
+            "present",
+            "remounted",
+            "unmounted",
+        ]),
+        param(
+            "opts_no_log",
+            Kind::Bool,
+            "Accepted for compatibility; has no effect.",
+        ),
+    ],
+    check: Support::Full,
+    diff: Support::Partial("shows the fstab edit; mounting and unmounting have no diff"),
+    example: "- name: Mount the data volume now and at boot
+  ansible.builtin.mount:
+    path: /srv/data
+    src: UUID=3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f
+    fstype: ext4
+    opts: noatime
+    state: mounted
+
+- name: Mount an NFS share only when asked
+  ansible.builtin.mount:
+    path: /mnt/backup
+    src: nas.example.com:/backup
+    fstype: nfs
+    boot: false
+    state: present
+
+- name: Unmount and forget an old disk
+  ansible.builtin.mount:
+    path: /mnt/old
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Task {
     path: String,
@@ -133,8 +235,12 @@ impl Module for Mount {
         "mount"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("mount", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let state = choice(
             "state",
             Some(&p.state),

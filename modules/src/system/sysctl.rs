@@ -16,6 +16,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `sysctl` module.
 pub struct Sysctl;
@@ -38,6 +39,79 @@ struct Params {
     #[serde(default, alias = "val", deserialize_with = "value")]
     value: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "sysctl",
+    short: "Manage kernel parameters in sysctl.conf and the running kernel",
+    description: "Sets a kernel parameter as a `key=value` line in a sysctl \
+        file (or removes it), and with `sysctl_set` also in the running \
+        kernel. The file is rewritten in a normalized form (one `key=value` \
+        per line, later duplicates of a key dropped) and written atomically, \
+        only when the key's value differs; values are compared word by word. \
+        After a change, `reload` runs `sysctl -p` on the file.",
+    params: &[
+        param(
+            "ignoreerrors",
+            Kind::Bool,
+            "Ignore unknown keys when reloading the file (`sysctl -e -p`).",
+        )
+        .default("false"),
+        param(
+            "name",
+            Kind::Str,
+            "The kernel parameter, such as `net.ipv4.ip_forward`.",
+        )
+        .required()
+        .aliases(&["key"]),
+        param(
+            "reload",
+            Kind::Bool,
+            "Run `sysctl -p FILE` after changing anything, so the file's \
+            settings apply.",
+        )
+        .default("true"),
+        param("state", Kind::Str, "Whether the key should be in the file.")
+            .default("present")
+            .choices(&["absent", "present"]),
+        param("sysctl_file", Kind::Path, "The file holding the setting.")
+            .default("/etc/sysctl.conf"),
+        param(
+            "sysctl_set",
+            Kind::Bool,
+            "Also compare the value in the running kernel and set it with \
+            `sysctl -w` when it differs; the key must exist there.",
+        )
+        .default("false"),
+        param(
+            "value",
+            Kind::Str,
+            "The value; needed with `state: present`. Booleans (`yes`, `true`, \
+            `off`, ...) become `1` or `0` and blanks around it are trimmed.",
+        )
+        .aliases(&["val"]),
+    ],
+    check: Support::Full,
+    diff: Support::Partial("shows the file edit; setting the running kernel has no diff"),
+    example: "- name: Turn on IPv4 forwarding now and at boot
+  ansible.builtin.sysctl:
+    name: net.ipv4.ip_forward
+    value: \"1\"
+    sysctl_set: true
+
+- name: Raise the inotify watch limit in a drop-in file
+  ansible.builtin.sysctl:
+    name: fs.inotify.max_user_watches
+    value: \"524288\"
+    sysctl_file: /etc/sysctl.d/90-inotify.conf
+
+- name: Remove a setting from sysctl.conf
+  ansible.builtin.sysctl:
+    name: vm.swappiness
+    state: absent
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// Ansible's value normalization: booleans become `1`/`0`, strings are
 /// trimmed.
@@ -101,8 +175,12 @@ impl Module for Sysctl {
         "sysctl"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("sysctl", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let state = choice(
             "state",
             p.state.as_deref(),

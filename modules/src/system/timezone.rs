@@ -13,6 +13,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Diff, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `timezone` module.
 pub struct Timezone;
@@ -25,6 +26,44 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     name: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "timezone",
+    short: "Set the system time zone and the hardware clock's time scale",
+    description: "Sets the time zone and whether the hardware clock keeps UTC or \
+        local time. When systemd runs, both are read and set with \
+        `timedatectl`; otherwise the zone is written to `/etc/timezone` and \
+        the `/etc/localtime` symlink, and the clock's scale to the third line \
+        of `/etc/adjtime`. The zone must exist under `/usr/share/zoneinfo`. \
+        Nothing is changed when the current values already match.",
+    params: &[
+        param(
+            "hwclock",
+            Kind::Str,
+            "Whether the hardware clock keeps `UTC` or `local` time (either \
+            spelling in any case).",
+        ),
+        param(
+            "name",
+            Kind::Str,
+            "The time zone, such as `Europe/Paris` or `UTC`. At least one of \
+            `name` and `hwclock` must be given.",
+        ),
+    ],
+    check: Support::Full,
+    diff: Support::Full,
+    example: "- name: Run the servers on UTC
+  ansible.builtin.timezone:
+    name: Etc/UTC
+
+- name: Set the zone and keep the hardware clock in UTC
+  ansible.builtin.timezone:
+    name: America/New_York
+    hwclock: UTC
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 struct Task {
     name: Option<String>,
@@ -75,8 +114,12 @@ impl Module for Timezone {
         "timezone"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("timezone", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let hwclock = match p.hwclock.as_deref() {
             None => None,
             Some(h) => match h.to_ascii_lowercase().as_str() {

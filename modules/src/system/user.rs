@@ -28,6 +28,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 
 /// The `user` module.
 pub struct User;
@@ -114,6 +115,268 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     update_password: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "user",
+    short: "Manage user accounts",
+    description: "Makes sure a user account exists with the given attributes, or \
+        does not exist. One probe reads the account's passwd and shadow \
+        entries, every group, whether the home directory exists and, when \
+        asked, the SSH key; `useradd`, `usermod` or `userdel` then runs only \
+        with the attributes that differ, followed when needed by `chage` for \
+        password ageing, the creation of a missing home directory and \
+        `ssh-keygen`. The password hash is passed on standard input, never \
+        on a command line, and is reported as `NOT_LOGGING_PASSWORD`.",
+    params: &[
+        param(
+            "append",
+            Kind::Bool,
+            "Add the user to `groups` without removing it from its other \
+            supplementary groups.",
+        )
+        .default("false"),
+        param(
+            "authorization",
+            Kind::Str,
+            "Accepted for compatibility (Solaris only); has no effect.",
+        ),
+        param(
+            "comment",
+            Kind::Str,
+            "The account's description (GECOS field).",
+        ),
+        param(
+            "create_home",
+            Kind::Bool,
+            "Create the home directory (from the skeleton) for a new user, or \
+            when an existing user's home directory is missing.",
+        )
+        .default("true")
+        .aliases(&["createhome"]),
+        param(
+            "expires",
+            Kind::Float,
+            "When the account expires, in seconds since the epoch (stored as \
+            a day); a negative number removes the expiry.",
+        ),
+        param(
+            "force",
+            Kind::Bool,
+            "With `state: absent`, remove the user even while logged in \
+            (`userdel -f`).",
+        )
+        .default("false"),
+        param(
+            "generate_ssh_key",
+            Kind::Bool,
+            "Generate an SSH key pair for the user when `ssh_key_file` does \
+            not exist; an existing key is never replaced.",
+        )
+        .default("false"),
+        param(
+            "group",
+            Kind::Str,
+            "Primary group (name or gid); it must exist. Without it, a new \
+            user gets the system's default.",
+        ),
+        param(
+            "groups",
+            Kind::List,
+            "Supplementary groups, which must exist. Without `append` they \
+            replace the user's current ones; an empty list removes them all.",
+        ),
+        param(
+            "hidden",
+            Kind::Bool,
+            "Accepted for compatibility (macOS only); has no effect.",
+        ),
+        param(
+            "home",
+            Kind::Path,
+            "The home directory; an existing user's is changed to it (moved \
+            only with `move_home`).",
+        ),
+        param(
+            "local",
+            Kind::Bool,
+            "Read the account and the groups from `/etc/passwd`, `/etc/shadow` \
+            and `/etc/group` instead of through the name service.",
+        )
+        .default("false"),
+        param(
+            "login_class",
+            Kind::Str,
+            "Accepted for compatibility (BSD only); has no effect.",
+        ),
+        param(
+            "move_home",
+            Kind::Bool,
+            "When `home` changes, move the old home directory's content there \
+            (`usermod -m`).",
+        )
+        .default("false"),
+        param("name", Kind::Str, "The account's login name.")
+            .required()
+            .aliases(&["user"]),
+        param(
+            "non_unique",
+            Kind::Bool,
+            "Allow a uid another user already has (`-o`); needs `uid`.",
+        )
+        .default("false"),
+        param(
+            "password",
+            Kind::Str,
+            "The password as a crypt hash (as `password_hash` makes it), \
+            written to the shadow entry.",
+        ),
+        param(
+            "password_expire_max",
+            Kind::Int,
+            "Maximum number of days a password stays valid (`chage -M`).",
+        ),
+        param(
+            "password_expire_min",
+            Kind::Int,
+            "Minimum number of days between password changes (`chage -m`).",
+        ),
+        param(
+            "password_expire_warn",
+            Kind::Int,
+            "Days of warning before the password expires (`chage -W`).",
+        ),
+        param(
+            "password_lock",
+            Kind::Bool,
+            "`true` locks the password (`usermod -L`), `false` unlocks it; \
+            without it the lock is left as it is.",
+        ),
+        param(
+            "profile",
+            Kind::Str,
+            "Accepted for compatibility (Solaris only); has no effect.",
+        ),
+        param(
+            "remove",
+            Kind::Bool,
+            "With `state: absent`, also remove the home directory and mail \
+            spool (`userdel -r`).",
+        )
+        .default("false"),
+        param(
+            "role",
+            Kind::Str,
+            "Accepted for compatibility (Solaris only); has no effect.",
+        ),
+        param(
+            "seuser",
+            Kind::Str,
+            "Accepted for compatibility (SELinux is not managed).",
+        ),
+        param("shell", Kind::Str, "The login shell."),
+        param(
+            "skeleton",
+            Kind::Path,
+            "Directory whose content is copied into a new home directory.",
+        )
+        .aliases(&["skel"]),
+        param(
+            "ssh_key_bits",
+            Kind::Int,
+            "Key size for `generate_ssh_key`; without it (or with 0), \
+            `ssh-keygen` picks the type's default.",
+        ),
+        param(
+            "ssh_key_comment",
+            Kind::Str,
+            "Comment of a generated key; without it, `ansible-generated on` \
+            and the host's name.",
+        ),
+        param(
+            "ssh_key_file",
+            Kind::Path,
+            "Private key file for `generate_ssh_key`, relative to the home \
+            directory unless absolute; without it, `.ssh/id_TYPE`.",
+        ),
+        param(
+            "ssh_key_passphrase",
+            Kind::Str,
+            "Passphrase of a generated key; without it the key is not \
+            encrypted.",
+        ),
+        param(
+            "ssh_key_type",
+            Kind::Str,
+            "Key type for `generate_ssh_key` (`rsa`, `ed25519`, `ecdsa`, ...).",
+        )
+        .default("rsa"),
+        param("state", Kind::Str, "Whether the account should exist.")
+            .default("present")
+            .choices(&["absent", "present"]),
+        param(
+            "system",
+            Kind::Bool,
+            "Create the user as a system account (`useradd -r`); has no effect \
+            on an account that exists.",
+        )
+        .default("false"),
+        param(
+            "uid",
+            Kind::Int,
+            "The user id; without it a new user gets the next free one and an \
+            existing user keeps its own.",
+        ),
+        param(
+            "uid_max",
+            Kind::Int,
+            "Highest id `useradd` may pick for a new user (`UID_MAX`).",
+        ),
+        param(
+            "uid_min",
+            Kind::Int,
+            "Lowest id `useradd` may pick for a new user (`UID_MIN`).",
+        ),
+        param(
+            "umask",
+            Kind::Str,
+            "Umask `useradd` uses for a new home directory.",
+        ),
+        param(
+            "update_password",
+            Kind::Str,
+            "`always` sets `password` whenever it differs; `on_create` only \
+            sets it on a new account.",
+        )
+        .default("always")
+        .choices(&["always", "on_create"]),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Create the deploy user
+  ansible.builtin.user:
+    name: deploy
+    comment: Deployment account
+    shell: /bin/bash
+    groups: [docker, www-data]
+    append: true
+    generate_ssh_key: true
+    ssh_key_type: ed25519
+
+- name: Set a password only when the account is created
+  ansible.builtin.user:
+    name: alice
+    password: \"{{ alice_password | password_hash('sha512') }}\"
+    update_password: on_create
+
+- name: Remove a user and its home directory
+  ansible.builtin.user:
+    name: olduser
+    state: absent
+    remove: true
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// What the ssh key generation needs.
 #[derive(Debug, Clone)]
@@ -266,8 +529,12 @@ impl Module for User {
         "user"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy("user", args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = (
             &p.authorization,
             &p.hidden,

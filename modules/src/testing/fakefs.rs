@@ -617,6 +617,7 @@ impl FakeFs {
         Ok(WriteResult::Written {
             dest: d.to_string(),
             backup_file,
+            owner: None,
         })
     }
 

@@ -13,6 +13,7 @@ use crate::host::{Host, HostError, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 use crate::wait::seconds;
 
@@ -41,6 +42,94 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     test_command: Option<String>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "reboot",
+    short: "Reboot the target and wait until it is back",
+    description: "Reads the target's boot id, runs the reboot command, then \
+        waits until the host answers with a different boot id and \
+        `test_command` succeeds, so the next task runs on the rebooted \
+        system. The connection dropping while the command runs counts as \
+        success. Always reports a change; in check mode nothing is \
+        rebooted.",
+    params: &[
+        param(
+            "boot_time_command",
+            Kind::Str,
+            "Command whose output changes with every boot; the reboot is \
+            detected when it prints something else.",
+        )
+        .default("cat /proc/sys/kernel/random/boot_id"),
+        param(
+            "connect_timeout",
+            Kind::Int,
+            "Seconds each attempt to reach the host may take while waiting.",
+        )
+        .default("10"),
+        param(
+            "msg",
+            Kind::Str,
+            "Message the default reboot command broadcasts to logged-in users.",
+        )
+        .default("Reboot initiated by Ansible"),
+        param(
+            "post_reboot_delay",
+            Kind::Int,
+            "Seconds to wait after the host is back, before the task ends.",
+        )
+        .default("0")
+        .aliases(&["post_reboot_delay_sec"]),
+        param(
+            "pre_reboot_delay",
+            Kind::Int,
+            "Seconds to wait before rebooting: whole minutes go to \
+            `shutdown -r`, the remaining seconds are waited before running it.",
+        )
+        .default("0")
+        .aliases(&["pre_reboot_delay_sec"]),
+        param(
+            "reboot_command",
+            Kind::Str,
+            "Command that reboots the host; without it, `shutdown -r` with \
+            the delay in minutes and `msg`.",
+        ),
+        param(
+            "reboot_timeout",
+            Kind::Int,
+            "Seconds to wait for the host to come back and pass \
+            `test_command` before failing.",
+        )
+        .default("600")
+        .aliases(&["reboot_timeout_sec"]),
+        param(
+            "search_paths",
+            Kind::List,
+            "Accepted for compatibility; has no effect (the reboot command \
+            is run through the shell's PATH).",
+        ),
+        param(
+            "test_command",
+            Kind::Str,
+            "Command that must succeed after the reboot for the host to count \
+            as ready.",
+        )
+        .default("whoami"),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Reboot after the kernel upgrade
+  ansible.builtin.reboot:
+    msg: Rebooting for a kernel upgrade
+    reboot_timeout: 900
+
+- name: Reboot and wait until the application answers
+  ansible.builtin.reboot:
+    test_command: systemctl is-active myapp
+    post_reboot_delay: 10
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug)]
 struct Prepped {
@@ -191,8 +280,12 @@ impl Module for Reboot {
         "reboot"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let _ = p.search_paths;
         let pre = seconds("pre_reboot_delay", p.pre_reboot_delay.as_ref(), 0)?;
         let msg = p

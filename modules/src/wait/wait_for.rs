@@ -14,6 +14,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::text;
 use crate::wait::seconds;
 
@@ -48,6 +49,114 @@ struct Params {
     #[serde(default)]
     timeout: Option<Value>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "wait_for",
+    short: "Wait for a port, a file or some time",
+    description: "Waits until a TCP port on the target (or reachable from it) \
+        accepts connections, stops accepting them or has no active \
+        connections left, until a file exists (optionally containing \
+        `search_regex`) or is gone, or, with neither `port` nor `path`, \
+        simply for `timeout` seconds. The whole wait runs as one script on \
+        the target, which tests ports with bash's `/dev/tcp` or `nc` and \
+        counts connections with `ss`. It changes nothing and waits in check \
+        mode too.",
+    params: &[
+        param(
+            "active_connection_states",
+            Kind::List,
+            "TCP states that count as active connections for `state: \
+            drained`.",
+        )
+        .default("ESTABLISHED,FIN_WAIT1,FIN_WAIT2,SYN_RECV,SYN_SENT,TIME_WAIT"),
+        param(
+            "connect_timeout",
+            Kind::Int,
+            "Seconds one connection attempt to the port may take (at least 1).",
+        )
+        .default("5"),
+        param(
+            "delay",
+            Kind::Int,
+            "Seconds to wait before the first check.",
+        )
+        .default("0"),
+        param(
+            "exclude_hosts",
+            Kind::List,
+            "Remote addresses whose connections are not counted for `state: \
+            drained`.",
+        ),
+        param(
+            "host",
+            Kind::Str,
+            "Address or name to test the port on, as seen from the target.",
+        )
+        .default("127.0.0.1"),
+        param(
+            "msg",
+            Kind::Str,
+            "Message to fail with instead of the default one when the wait \
+            times out.",
+        ),
+        param(
+            "path",
+            Kind::Path,
+            "File on the target to wait for; not together with `port`.",
+        )
+        .aliases(&["dest"]),
+        param(
+            "port",
+            Kind::Int,
+            "TCP port to wait for; not together with `path`.",
+        ),
+        param(
+            "search_regex",
+            Kind::Str,
+            "With `path` and `state: present`/`started`, wait until the file \
+            has a match of this regular expression; its groups are returned \
+            as `match_groups` and `match_groupdict`.",
+        )
+        .aliases(&["regex"]),
+        param("sleep", Kind::Int, "Seconds between checks (at least 1).").default("1"),
+        param(
+            "state",
+            Kind::Str,
+            "`started`/`present`: the port is open or the file exists; \
+            `stopped`/`absent`: the port is closed or the file is gone; \
+            `drained`: the port has no active connections.",
+        )
+        .default("started")
+        .choices(&["absent", "drained", "present", "started", "stopped"]),
+        param(
+            "timeout",
+            Kind::Int,
+            "Seconds to wait before failing (or, with neither `port` nor \
+            `path`, simply to wait).",
+        )
+        .default("300"),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Wait for the web server to listen
+  ansible.builtin.wait_for:
+    port: 8080
+    timeout: 60
+
+- name: Wait until the application logs that it is ready
+  ansible.builtin.wait_for:
+    path: /var/log/app/app.log
+    search_regex: ready to accept connections
+
+- name: Wait for connections to port 443 to drain
+  ansible.builtin.wait_for:
+    port: 443
+    state: drained
+    exclude_hosts: [10.0.0.5]
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 /// What to wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,8 +416,12 @@ impl Module for WaitFor {
         "wait_for"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let port = match &p.port {
             None | Some(Value::Null) => None,
             v => Some(seconds("port", v.as_ref(), 0)?),

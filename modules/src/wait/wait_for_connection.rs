@@ -14,6 +14,7 @@ use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
 use crate::params;
 use crate::plan::{Applied, Facts, Plan};
+use crate::spec::{Kind, ModuleSpec, Support, param};
 use crate::wait::seconds;
 
 /// The `wait_for_connection` module.
@@ -31,6 +32,46 @@ struct Params {
     #[serde(default)]
     timeout: Option<Value>,
 }
+
+const SPEC: ModuleSpec = ModuleSpec {
+    name: "wait_for_connection",
+    short: "Wait until the target can be reached",
+    description: "After `delay`, runs a no-op command on the target until it \
+        succeeds, each attempt bounded by `connect_timeout` and attempts \
+        `sleep` seconds apart, and fails when `timeout` passes first. Every \
+        attempt opens the connection anew when the previous one failed. It \
+        changes nothing and waits in check mode too.",
+    params: &[
+        param(
+            "connect_timeout",
+            Kind::Int,
+            "Seconds one attempt may take (at least 1).",
+        )
+        .default("5"),
+        param(
+            "delay",
+            Kind::Int,
+            "Seconds to wait before the first attempt.",
+        )
+        .default("0"),
+        param("sleep", Kind::Int, "Seconds between attempts (at least 1).").default("1"),
+        param(
+            "timeout",
+            Kind::Int,
+            "Seconds to keep trying before failing.",
+        )
+        .default("600"),
+    ],
+    check: Support::Full,
+    diff: Support::None,
+    example: "- name: Wait for the new machines to accept connections
+  ansible.builtin.wait_for_connection:
+    delay: 10
+    timeout: 300
+",
+    open: false,
+    fields: params::fields::<Params>,
+};
 
 #[derive(Debug)]
 struct Prepped {
@@ -116,8 +157,12 @@ impl Module for WaitForConnection {
         "wait_for_connection"
     }
 
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
-        let p: Params = params::legacy(self.name(), args)?;
+        let p: Params = params::parse(&SPEC, args)?;
         let secs =
             |n: &str, v: &Option<Value>, d: u64| seconds(n, v.as_ref(), d).map(Duration::from_secs);
         Ok(Box::new(Prepped {
