@@ -176,6 +176,7 @@ fn is_supported(section: &str, key: &str) -> bool {
         "ansible_managed",
         "log_path",
         "force_handlers",
+        "error_on_missing_handler",
         "nocows",
         "nocolor",
         "force_color",

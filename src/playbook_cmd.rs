@@ -16,6 +16,16 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
     apply_roles_path(&session);
     let mut warnings = session.warnings.clone();
     crate::playbook::load::set_load_vars(session.extra_vars.clone());
+    crate::playbook::load::set_error_on_missing_handler(
+        session
+            .config
+            .get_bool(
+                "defaults",
+                "error_on_missing_handler",
+                "ANSIBLE_ERROR_ON_MISSING_HANDLER",
+            )
+            .unwrap_or(true),
+    );
     let mut books = Vec::new();
     for path in &cli.playbooks {
         if !path.exists() {
@@ -124,6 +134,7 @@ pub async fn execute(
         }
     }
     let recap = run.states.recap();
+    let failed = run.states.any_uncleared_failure();
     let run_errored = run.errored.load(std::sync::atomic::Ordering::SeqCst);
     if interrupted {
         run.emit(PlaybookEvent::Error("User interrupted execution".into()));
@@ -141,7 +152,7 @@ pub async fn execute(
     Ok(if interrupted {
         99
     } else {
-        match runner::exit_code(&recap) {
+        match runner::exit_code(&recap, failed) {
             // A play that could not start is an error even if no host failed.
             0 if errored => 1,
             code => code,

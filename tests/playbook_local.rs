@@ -1277,8 +1277,16 @@ fn import_playbook_names_may_be_templated_with_extra_vars() {
     let p = project(
         r#"- import_playbook: '{{ "other.yml" }}'
 - ansible.legacy.import_playbook: "{{ which }}"
+- import_playbook: needs_vars.yml
+  vars:
+    role_to_use: greet
 "#,
     );
+    p.write(
+        "needs_vars.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - import_role:\n        name: \"{{ role_to_use }}\"\n",
+    )
+    .write("roles/greet/tasks/main.yml", "- debug: msg=greeted\n");
     p.write(
         "other.yml",
         "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - debug: msg=in-other\n",
@@ -1286,4 +1294,216 @@ fn import_playbook_names_may_be_templated_with_extra_vars() {
     let r = p.playbook("inv.ini", "site.yml", &["-e", "which=other.yml"]);
     assert_eq!(r.code, Some(0), "{}", r.both());
     assert_eq!(r.stdout.matches("in-other").count(), 2, "{}", r.stdout);
+    assert!(r.stdout.contains("TASK [greet : debug]"), "{}", r.stdout);
+}
+
+#[test]
+fn cleared_host_errors_leave_the_recap_but_not_the_exit_code() {
+    let p = project(
+        r#"- hosts: all
+  gather_facts: false
+  tasks:
+    - block:
+        - block:
+            - fail:
+              when: inventory_hostname == 'alpha'
+            - set_fact: {beta_only: true}
+        - fail:
+          when: beta_only is not defined
+      always:
+        - block:
+            - meta: clear_host_errors
+    - assert: {that: [beta_only is defined]}
+      when: inventory_hostname == 'beta'
+"#,
+    );
+    let (r, ev) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(recap(&ev, "alpha")["failed"], 1);
+    assert_eq!(recap(&ev, "beta")["failed"], 0);
+}
+
+#[test]
+fn a_name_calls_the_first_handler_so_named_and_a_topic_every_listener() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: shared
+    - meta: flush_handlers
+    - assert:
+        that:
+          - first_ran is defined
+          - second_ran is undefined
+          - listener_a is defined
+          - listener_b is defined
+  handlers:
+    - name: shared
+      set_fact: {first_ran: true}
+    - name: shared
+      set_fact: {second_ran: true}
+    - name: A
+      set_fact: {listener_a: true}
+      listen: shared
+    - name: B
+      set_fact: {listener_b: true}
+      listen: shared
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn a_missing_handler_is_a_warning_when_error_on_missing_handler_is_off() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: nobody_home
+"#,
+    );
+    let strict = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(strict.code, Some(4), "{}", strict.both());
+    let out = p
+        .tutti()
+        .env("ANSIBLE_ERROR_ON_MISSING_HANDLER", "false")
+        .args(["playbook", "-i", "inv.ini", "site.yml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("[WARNING]: The requested handler 'nobody_home' was not found"),
+        "{err}"
+    );
+}
+
+#[test]
+fn templated_handler_names_and_notify_lists() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  vars:
+    hname: real_name
+    both: [real_name, plain]
+  tasks:
+    - command: "true"
+      notify: "{{ both }}"
+    - meta: flush_handlers
+    - assert: {that: [templated_ran is defined, plain_ran is defined]}
+  handlers:
+    - name: "{{ hname }}"
+      set_fact: {templated_ran: true}
+    - name: plain
+      set_fact: {plain_ran: true}
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn an_included_roles_handler_wins_over_the_plays_of_the_same_name() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - include_role: {name: r}
+    - assert: {that: [role_ran is defined, play_ran is undefined]}
+  handlers:
+    - name: shared
+      set_fact: {play_ran: true}
+"#,
+    );
+    p.write(
+        "roles/r/tasks/main.yml",
+        "- command: \"true\"\n  notify: shared\n- meta: flush_handlers\n",
+    )
+    .write(
+        "roles/r/handlers/main.yml",
+        "- name: shared\n  set_fact: {role_ran: true}\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn handlers_may_include_tasks() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: [plain include, looped include]
+  handlers:
+    - name: plain include
+      include_tasks: more.yml
+    - name: looped include
+      include_tasks: "{{ item }}"
+      with_first_found: [missing.yml, more.yml]
+"#,
+    );
+    p.write("more.yml", "- debug: msg=from-more\n");
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(r.stdout.matches("from-more").count(), 2, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("RUNNING HANDLER [plain include]"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_role_handler_includes_from_the_roles_tasks_directory() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  roles: [r]
+"#,
+    );
+    p.write(
+        "roles/r/tasks/main.yml",
+        "- command: \"true\"\n  notify: inc\n",
+    )
+    .write("roles/r/tasks/b.yml", "- debug: msg=from-b\n")
+    .write(
+        "roles/r/handlers/main.yml",
+        "- name: inc\n  include_tasks: b.yml\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(r.stdout.contains("from-b"), "{}", r.stdout);
+}
+
+#[test]
+fn an_includes_own_tags_select_the_include_not_its_tasks() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - include_role: {name: outer}
+      tags: [t1]
+    - include_role: {name: outer}
+"#,
+    );
+    p.write(
+        "roles/outer/tasks/main.yml",
+        "- debug: msg=untagged-inner\n- debug: msg=t2-inner\n  tags: [t2]\n",
+    );
+    // --tags t1 runs the first include, whose untagged tasks don't match.
+    let r = p.playbook("inv.ini", "site.yml", &["--tags", "t1"]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(r.stdout.contains("included: outer"), "{}", r.stdout);
+    assert!(!r.stdout.contains("-inner"), "{}", r.stdout);
+    // --tags t2 skips both includes: neither is tagged t2.
+    let r = p.playbook("inv.ini", "site.yml", &["--tags", "t2"]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(!r.stdout.contains("included"), "{}", r.stdout);
+    // Without tags everything runs.
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.stdout.matches("t2-inner").count(), 2, "{}", r.stdout);
 }

@@ -178,21 +178,33 @@ fn render_import_name(
     name: &str,
     vars: Option<&Node>,
 ) -> Result<String, Diagnostic> {
-    let mut layers = Vec::new();
-    if let Some(Value::Object(m)) = vars.map(Node::to_json) {
-        layers.push(crate::runner::scope::layer(&m, true));
-    }
+    let vars = match vars.map(Node::to_json) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    render_static(file, at, name, &[&vars])
+}
+
+/// Renders a name needed while loading (an `import_playbook` file, an
+/// `import_role` name) with `vars` (lowest first) and the extra vars.
+fn render_static(
+    file: &File,
+    at: &Node,
+    text: &str,
+    vars: &[&Map<String, Value>],
+) -> Result<String, Diagnostic> {
+    let mut layers: Vec<_> = vars
+        .iter()
+        .map(|m| crate::runner::scope::layer(m, true))
+        .collect();
     if let Ok(Some(extra)) = LOAD_VARS.lock().as_deref() {
         layers.push(crate::runner::scope::layer(extra, true));
     }
     let scope = crate::runner::scope::scope_of(layers);
-    match crate::template::Templar::new().render_str(name, &scope) {
+    match crate::template::Templar::new().render_str(text, &scope) {
         Ok(Value::String(s)) => Ok(s),
-        Ok(other) => Err(file.err(
-            at,
-            format!("import_playbook needs a file name, got {other}"),
-        )),
-        Err(e) => Err(file.err(at, format!("Error templating import_playbook: {e}"))),
+        Ok(other) => Err(file.err(at, format!("expected a name, got {other}"))),
+        Err(e) => Err(file.err(at, format!("Error templating '{text}': {e}"))),
     }
 }
 
@@ -330,6 +342,7 @@ fn merge_kw(file: &File, n: &Node, parent: &Keywords) -> Result<Keywords, Diagno
     if let Some(env) = n.get("environment") {
         kw.environment.push(env.to_json());
     }
+    kw.inherited_tags = kw.tags.len();
     kw.tags.extend(tags(file, n.get("tags"))?);
     kw.when.extend(conds(file, n.get("when"))?);
     Ok(kw)
@@ -433,7 +446,7 @@ fn parse_play(
         kw,
         roles_seen: current_seen(),
     };
-    check_notify(file, &play)?;
+    check_notify(file, &play, warnings)?;
     Ok(play)
 }
 
@@ -543,7 +556,16 @@ fn flatten_handlers(steps: Vec<Step>) -> Vec<Arc<Task>> {
 }
 
 /// Every static `notify` must name a handler or a `listen` topic.
-fn check_notify(file: &File, play: &Play) -> Result<(), Diagnostic> {
+/// `error_on_missing_handler` (default true): false makes a `notify` of
+/// an unknown handler a warning.
+static ERROR_ON_MISSING_HANDLER: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(true);
+
+pub fn set_error_on_missing_handler(on: bool) {
+    ERROR_ON_MISSING_HANDLER.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn check_notify(file: &File, play: &Play, warnings: &mut Vec<String>) -> Result<(), Diagnostic> {
     let known = |name: &str| play.handlers.iter().any(|h| handler_answers_to(h, name));
     let mut stack: Vec<&Step> = play
         .pre_tasks
@@ -558,10 +580,15 @@ fn check_notify(file: &File, play: &Play) -> Result<(), Diagnostic> {
             Step::Task(t) => {
                 for n in &t.notify {
                     if !has_template(n) && !known(n) {
+                        let msg = format!(
+                            "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
+                        );
+                        if !ERROR_ON_MISSING_HANDLER.load(std::sync::atomic::Ordering::Relaxed) {
+                            warnings.push(msg);
+                            continue;
+                        }
                         return Err(Diagnostic::parse(
-                            format!(
-                                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
-                            ),
+                            msg,
                             Some(crate::diagnostic::Span::new(
                                 &file_source(file, &t.origin),
                                 t.origin.line,
@@ -602,14 +629,25 @@ pub fn handler_names(h: &Task) -> Vec<String> {
 /// topic, bare or after its role's name (`role : topic`); a collection
 /// role answers to its short name and its FQCN (`ns.col.role : topic`).
 pub fn handler_answers_to(h: &Task, name: &str) -> bool {
-    if h.listen.iter().any(|l| l == name) || handler_names(h).iter().any(|n| n == name) {
-        return true;
-    }
-    role_prefixes(h).iter().any(|r| {
-        name.strip_prefix(r.as_str())
-            .and_then(|rest| rest.strip_prefix(" : "))
-            .is_some_and(|topic| h.listen.iter().any(|l| l == topic))
-    })
+    handler_named(h, name) || handler_listens(h, name)
+}
+
+/// Whether `h` is called `name` (bare or role-prefixed). When several
+/// handlers share a name, only the first one runs.
+pub fn handler_named(h: &Task, name: &str) -> bool {
+    handler_names(h).iter().any(|n| n == name)
+}
+
+/// Whether `h` listens to `topic` (bare or role-prefixed); every listener
+/// of a notified topic runs.
+pub fn handler_listens(h: &Task, topic: &str) -> bool {
+    h.listen.iter().any(|l| l == topic)
+        || role_prefixes(h).iter().any(|r| {
+            topic
+                .strip_prefix(r.as_str())
+                .and_then(|rest| rest.strip_prefix(" : "))
+                .is_some_and(|t| h.listen.iter().any(|l| l == t))
+        })
 }
 
 /// The names a handler's role goes by in `notify`.
@@ -683,8 +721,27 @@ fn parse_steps_depth(
         if task.action == "import_tasks" {
             out.extend(import_tasks(&task, warnings, depth)?);
         } else if task.action == "import_role" {
-            let (spec, _) = crate::roles::spec_from(&Value::Object(task.args.clone()))
-                .map_err(|e| file.err(item, e))?;
+            let mut args = task.args.clone();
+            // A templated role name is rendered now, from the variables
+            // that exist while loading (import_playbook vars, extra vars).
+            for key in ["name", "role"] {
+                if let Some(Value::String(n)) = args.get(key)
+                    && has_template(n)
+                {
+                    let vars: Vec<&Map<String, Value>> = task
+                        .kw
+                        .include_params
+                        .iter()
+                        .chain(&task.kw.block_vars)
+                        .map(|m| m.as_ref())
+                        .chain(std::iter::once(&*task.vars))
+                        .collect();
+                    let rendered = render_static(file, item, n, &vars)?;
+                    args.insert(key.into(), Value::String(rendered));
+                }
+            }
+            let (spec, _) =
+                crate::roles::spec_from(&Value::Object(args)).map_err(|e| file.err(item, e))?;
             let mut kw = task.kw.clone();
             if !task.vars.is_empty() {
                 kw.role_params.push(task.vars.clone());

@@ -93,6 +93,9 @@ pub struct Keywords {
     pub delegate_facts: Option<Value>,
     /// Union of the tags of every level.
     pub tags: Vec<String>,
+    /// How many of `tags` came from enclosing levels (the rest are this
+    /// level's own): an `include_*`'s own tags stay off its contents.
+    pub inherited_tags: usize,
     /// Every level's `when`, outermost first; all must hold.
     pub when: Vec<Cond>,
     /// Block `vars`, outermost first (precedence level "block vars").

@@ -101,11 +101,12 @@ impl Run {
     }
 }
 
-/// Ansible's exit code from the recap: unreachable (4) beats failed (2).
-pub fn exit_code(recap: &[(String, HostStats)]) -> u8 {
+/// Ansible's exit code: unreachable (4) beats failed (2); `failed` says
+/// whether some host failed without `meta: clear_host_errors` forgiving it.
+pub fn exit_code(recap: &[(String, HostStats)], failed: bool) -> u8 {
     if recap.iter().any(|(_, s)| s.unreachable > 0) {
         4
-    } else if recap.iter().any(|(_, s)| s.failed > 0) {
+    } else if failed {
         2
     } else {
         0

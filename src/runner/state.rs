@@ -35,6 +35,9 @@ pub struct HostState {
     /// `meta: clear_host_errors` ran since the flag was last reset: a host
     /// whose block failed goes on after its `always` section.
     pub errors_cleared: bool,
+    /// Failures forgiven by `meta: clear_host_errors` (still in the recap,
+    /// as in Ansible, but not in the exit code).
+    pub cleared_failures: u32,
     /// The last failure happened in a task with `any_errors_fatal`.
     pub fatal: bool,
     /// The task and result of the last failure, for a `rescue` section.
@@ -76,6 +79,16 @@ impl States {
     }
 
     /// Every host seen so far with its counters, sorted by name.
+    /// Whether some host failed without `meta: clear_host_errors`
+    /// forgiving it (the exit code's "failed").
+    pub fn any_uncleared_failure(&self) -> bool {
+        let map = match self.map.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.values().any(|s| s.stats.failed > s.cleared_failures)
+    }
+
     pub fn recap(&self) -> Vec<(String, HostStats)> {
         let map = match self.map.lock() {
             Ok(m) => m,

@@ -958,24 +958,79 @@ fn report(
     if changed && matches!(o.status, ResultStatus::Changed | ResultStatus::Ok) {
         let scope = hc.scope_for(t);
         for n in &t.notify {
-            let name = match run.templar.render_str(n, &scope) {
-                Ok(Value::String(s)) => s,
-                Ok(other) => other.to_string(),
-                Err(_) => n.clone(),
-            };
-            notify_names.push(name);
+            match run.templar.render_str(n, &scope) {
+                Ok(Value::String(s)) => notify_names.push(s),
+                // A template may name several handlers at once.
+                Ok(Value::Array(items)) => notify_names.extend(items.iter().map(|i| match i {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })),
+                Ok(other) => notify_names.push(other.to_string()),
+                Err(_) => notify_names.push(n.clone()),
+            }
         }
     }
-    let handler_ids: Vec<(usize, String)> = hc
-        .pc
-        .play
-        .handlers
+    // A name calls the first handler so named; a topic calls every
+    // listener. They run in definition order. A templated handler name
+    // is rendered with the notifying host's variables.
+    let handlers = &hc.pc.play.handlers;
+    let handler_scope = hc.scope_for(t);
+    let named = |h: &Task, n: &str| {
+        if crate::playbook::load::handler_named(h, n) {
+            return true;
+        }
+        match &h.name {
+            Some(Value::String(hn)) if hn.contains("{{") => {
+                match run.templar.render_str(hn, &handler_scope) {
+                    Ok(Value::String(r)) => {
+                        r == n
+                            || h.role
+                                .as_ref()
+                                .is_some_and(|role| format!("{role} : {r}") == n)
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    };
+    // For a name, the notifying task's own handlers (its role's, or the
+    // play's) are searched first, then the other sections, later-loaded
+    // first, as Ansible's later-loaded handlers win; within a section the
+    // first of a name wins.
+    let mut sections: Vec<&[Arc<Task>]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=handlers.len() {
+        let boundary = i == handlers.len()
+            || handlers[i].role != handlers[i - 1].role
+            || handlers[i].origin.file != handlers[i - 1].origin.file;
+        if boundary {
+            sections.push(&handlers[start..i]);
+            start = i;
+        }
+    }
+    let mut called = std::collections::HashSet::new();
+    for n in &notify_names {
+        let own = |sec: &[Arc<Task>]| sec.first().is_some_and(|h| h.role == t.role);
+        if let Some(h) = sections
+            .iter()
+            .rev()
+            .filter(|s| own(s))
+            .chain(sections.iter().rev().filter(|s| !own(s)))
+            .find_map(|sec| sec.iter().find(|h| named(h, n)))
+        {
+            called.insert(h.id);
+        }
+        for h in handlers
+            .iter()
+            .filter(|h| crate::playbook::load::handler_listens(h, n))
+        {
+            called.insert(h.id);
+        }
+    }
+    let handler_ids: Vec<(usize, String)> = handlers
         .iter()
-        .filter(|h| {
-            notify_names
-                .iter()
-                .any(|n| crate::playbook::load::handler_answers_to(h, n))
-        })
+        .filter(|h| called.contains(&h.id))
         .map(|h| (h.id, h.display_name()))
         .collect();
     let delegate_facts =
@@ -1217,15 +1272,23 @@ pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
-            let first = t.base_dir.join(p);
-            if first.exists() {
-                first
-            } else {
-                hc.pc.play.dir.join(p)
-            }
+            // Beside the including file, then (from a role's handlers/ or
+            // a subdirectory) the role's tasks/, then the playbook's
+            // directory, as Ansible searches.
+            let role_tasks = t
+                .base_dir
+                .parent()
+                .filter(|_| t.role.is_some())
+                .map(|r| r.join("tasks").join(p));
+            std::iter::once(t.base_dir.join(p))
+                .chain(role_tasks)
+                .find(|c| c.exists())
+                .unwrap_or_else(|| hc.pc.play.dir.join(p))
         }
     };
     let mut kw = t.kw.clone();
+    // The include's own tags select the include, not its tasks.
+    kw.tags.truncate(t.kw.inherited_tags);
     if !t.vars.is_empty() {
         kw.include_params.push(t.vars.clone());
     }
@@ -1425,9 +1488,10 @@ pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
         }
     };
     let mut kw = t.kw.clone();
-    // The include's own `when` was evaluated here; `apply:` keywords go to
-    // the role's tasks.
+    // The include's own `when` was evaluated here and its own tags selected
+    // it; `apply:` keywords go to the role's tasks.
     kw.when.clear();
+    kw.tags.truncate(t.kw.inherited_tags);
     if let Some(Value::Object(apply)) = args.get("apply") {
         crate::roles::apply_keywords(&mut kw, apply);
     }

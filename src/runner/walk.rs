@@ -187,10 +187,9 @@ fn selected(hc: &HostCtx, t: &Task) -> bool {
     let run = &hc.pc.run;
     let task_tags = tags::render(&t.kw.tags, &run.templar, &hc.scope_for(t));
     if !tags::selected(&task_tags, &run.opts.tags, &run.opts.skip_tags) {
-        // include_* and flush points still open their files so tagged
-        // tasks inside can run (Ansible applies tags to their contents).
-        return matches!(t.action.as_str(), "include_tasks" | "include_role" | "meta")
-            && task_tags.is_empty();
+        // An unselected include_* is skipped with everything in it, as in
+        // Ansible; flush points still run.
+        return t.action == "meta" && task_tags.is_empty();
     }
     if !run.started.load(Ordering::SeqCst) {
         let name = t.display_name();
@@ -211,7 +210,7 @@ async fn run_step_task(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         return Flow::Stop;
     }
     match t.action.as_str() {
-        "include_tasks" | "include_role" => return include(hc, t, key).await,
+        "include_tasks" | "include_role" => return include(hc, t, key, TaskKind::Task).await,
         "meta" => return meta(hc, t, key).await,
         _ => {}
     }
@@ -241,10 +240,10 @@ pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> 
 
 /// `include_tasks` / `include_role`: loads the file or role now, for this
 /// host (once per loop item), and walks it.
-async fn include(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
+async fn include(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> Flow {
     let banner = Banner {
         name: t.display_name(),
-        kind: TaskKind::Task,
+        kind,
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
         shown: true,
@@ -373,6 +372,7 @@ async fn meta(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
                         hc.pc.run.states.with(h, |s| {
                             s.failed = false;
                             s.errors_cleared = true;
+                            s.cleared_failures = s.stats.failed;
                         });
                     }
                     Flow::Continue
@@ -406,9 +406,15 @@ pub async fn flush_handlers(hc: &HostCtx, key: Key) -> Flow {
         if !notified {
             continue;
         }
-        let done = run_task(hc, h, with(&key, i as u32), TaskKind::Handler).await;
-        if done.flow != Flow::Continue {
-            return done.flow;
+        let k = with(&key, i as u32);
+        // A handler may include tasks or a role, as a task can.
+        let flow = if matches!(h.action.as_str(), "include_tasks" | "include_role") {
+            include(hc, h, k, TaskKind::Handler).await
+        } else {
+            run_task(hc, h, k, TaskKind::Handler).await.flow
+        };
+        if flow != Flow::Continue {
+            return flow;
         }
     }
     Flow::Continue
