@@ -43,91 +43,118 @@ pub fn takes_raw_params(module: &str) -> bool {
         )
 }
 
-/// One word of the input and what separated it from the previous word.
-struct Word {
-    text: String,
-    newline_before: bool,
+/// Where a `"`/`'` quote opened in `token` (or one already open) is still
+/// open at its end; a quote preceded by a backslash does not count.
+fn quote_state(token: &str, mut quote: Option<char>) -> Option<char> {
+    let mut prev = None;
+    for c in token.chars() {
+        if (c == '"' || c == '\'') && prev != Some('\\') {
+            match quote {
+                Some(q) if q == c => quote = None,
+                Some(_) => {}
+                None => quote = Some(c),
+            }
+        }
+        prev = Some(c);
+    }
+    quote
 }
 
-/// Splits on whitespace outside quotes and Jinja blocks, keeping quotes
-/// in the words (they matter to the shell that runs a raw command).
-fn split_words(s: &str) -> Result<Vec<Word>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
+/// The Jinja nesting depth after `token` for one kind of delimiter.
+fn jinja_depth(token: &str, depth: usize, open: &str, close: &str) -> usize {
+    let opened = token.matches(open).count();
+    let closed = token.matches(close).count();
+    (depth + opened).saturating_sub(closed)
+}
+
+/// Splits on spaces, then puts back together what a quote or a Jinja block
+/// spans, keeping the original spacing and newlines inside them; a line
+/// ending in ` \` continues on the next. Ansible's `split_args` rules, so
+/// a free-form command reaches the module exactly as Ansible passes it.
+fn split_args(args: &str) -> Result<Vec<String>, String> {
+    let mut params: Vec<String> = Vec::new();
+    if args.is_empty() {
+        return Ok(params);
+    }
+    let items: Vec<&str> = args.split('\n').collect();
     let mut quote: Option<char> = None;
-    let mut jinja_depth = 0usize;
-    let mut newline = false;
-    let chars: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if jinja_depth == 0
-            && let Some(q) = quote
-        {
-            cur.push(c);
-            if c == '\\' && q == '"' {
-                if let Some(n) = next {
-                    cur.push(n);
-                    i += 1;
+    let (mut print, mut block, mut comment) = (0usize, 0usize, 0usize);
+    for (item_idx, item) in items.iter().enumerate() {
+        let mut continued = false;
+        for (idx, token) in item.split(' ').enumerate() {
+            if token.is_empty() && idx != 0 {
+                match params.last_mut() {
+                    Some(last) => last.push(' '),
+                    None => params.push(" ".into()),
                 }
-            } else if c == q {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
-        match (c, next) {
-            ('{', Some('{' | '%' | '#')) => {
-                jinja_depth += 1;
-                cur.push(c);
-                cur.push(chars[i + 1]);
-                i += 2;
                 continue;
             }
-            ('}' | '%' | '#', Some('}')) if jinja_depth > 0 => {
-                jinja_depth -= 1;
-                cur.push(c);
-                cur.push('}');
-                i += 2;
+            let was_quoted = quote.is_some();
+            if token == "\\" && !was_quoted {
+                continued = true;
                 continue;
             }
-            _ => {}
-        }
-        if jinja_depth > 0 {
-            cur.push(c);
-        } else if c == '\'' || c == '"' {
-            quote = Some(c);
-            cur.push(c);
-        } else if c.is_whitespace() {
-            if !cur.is_empty() {
-                words.push(Word {
-                    text: std::mem::take(&mut cur),
-                    newline_before: newline,
-                });
-                newline = false;
+            quote = quote_state(token, quote);
+            let quoted = quote.is_some();
+            let in_jinja = print > 0 || block > 0 || comment > 0;
+            let mut appended = false;
+            if quoted && !was_quoted && !in_jinja {
+                params.push(token.to_string());
+                appended = true;
+            } else if in_jinja || quoted || was_quoted {
+                if params.is_empty() {
+                    params.push(String::new());
+                }
+                if let Some(last) = params.last_mut() {
+                    if idx > 0 {
+                        last.push(' ');
+                    }
+                    last.push_str(token);
+                }
+                appended = true;
             }
-            if c == '\n' {
-                newline = true;
+            for (depth, open, close) in [
+                (&mut print, "{{", "}}"),
+                (&mut block, "{%", "%}"),
+                (&mut comment, "{#", "#}"),
+            ] {
+                let before = *depth;
+                *depth = jinja_depth(token, *depth, open, close);
+                if *depth != before && !appended {
+                    params.push(token.to_string());
+                    appended = true;
+                }
             }
-        } else {
-            cur.push(c);
+            if print == 0 && block == 0 && comment == 0 && !quoted && !appended && !token.is_empty()
+            {
+                params.push(token.to_string());
+            }
         }
-        i += 1;
+        if items.len() > 1 && item_idx != items.len() - 1 && !continued {
+            match params.last_mut() {
+                Some(last) => last.push('\n'),
+                None => params.push("\n".into()),
+            }
+        }
     }
-    if quote.is_some() {
-        return Err(format!("unbalanced quotes in: {s}"));
+    if print > 0 || block > 0 || comment > 0 || quote.is_some() {
+        return Err(format!(
+            "failed at splitting arguments, either an unbalanced jinja2 block or quotes: {args}"
+        ));
     }
-    if jinja_depth > 0 {
-        return Err(format!("unbalanced jinja2 block or quotes in: {s}"));
+    Ok(params)
+}
+
+/// Joins split arguments back: a space between them, none after a newline.
+fn join_args(parts: &[String]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push(' ');
+        }
+        out.push_str(p);
     }
-    if !cur.is_empty() {
-        words.push(Word {
-            text: cur,
-            newline_before: newline,
-        });
-    }
-    Ok(words)
+    out
 }
 
 /// Removes one layer of matching quotes from a `k=v` value.
@@ -198,44 +225,36 @@ fn decode_escapes(s: &str) -> String {
     out
 }
 
-fn is_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !k.starts_with(|c: char| c.is_ascii_digit())
-}
-
-/// Parses `k=v` pairs; for modules that take a command, words that are not
-/// one of their options form `_raw_params`.
+/// Parses `k=v` pairs (Ansible's `parse_kv`); for modules that take a
+/// command, words that are not one of their options form `_raw_params`, as
+/// do words that are not pairs at all.
 pub fn parse_kv(module: &str, s: &str) -> Result<Map<String, Value>, String> {
     let raw_module = is_free_form_command(module);
     let mut out = Map::new();
     let mut raw: Vec<String> = Vec::new();
-    let mut pending_newline = false;
-    for w in split_words(s)? {
-        let kv = w.text.split_once('=').filter(|(k, _)| is_key(k));
-        match kv {
-            Some((k, v)) if !raw_module || RAW_OPTIONS.contains(&k) => {
-                out.insert(k.to_string(), Value::String(decode_escapes(&unquote(v))));
-                pending_newline |= w.newline_before;
-            }
-            _ => {
-                if !raw.is_empty() {
-                    raw.push(
-                        if w.newline_before || pending_newline {
-                            "\n"
-                        } else {
-                            " "
-                        }
-                        .to_string(),
-                    );
+    for word in split_args(s)? {
+        let x = decode_escapes(&word);
+        // The first `=` past the start that no backslash escapes.
+        let pos = x
+            .char_indices()
+            .skip(1)
+            .find(|&(i, c)| c == '=' && !x[..i].ends_with('\\'))
+            .map(|(i, _)| i);
+        match pos {
+            None if x.contains('=') => raw.push(x.replace("\\=", "=")),
+            None => raw.push(word),
+            Some(pos) => {
+                let (k, v) = (&x[..pos], &x[pos + 1..]);
+                if raw_module && !RAW_OPTIONS.contains(&k) {
+                    raw.push(word);
+                } else {
+                    out.insert(k.trim().to_string(), Value::String(unquote(v.trim())));
                 }
-                pending_newline = false;
-                raw.push(w.text);
             }
         }
     }
     if !raw.is_empty() {
-        out.insert("_raw_params".into(), Value::String(raw.concat()));
+        out.insert("_raw_params".into(), Value::String(join_args(&raw)));
     }
     Ok(out)
 }
@@ -303,6 +322,20 @@ mod tests {
         assert_eq!(
             kv("shell", "echo a\necho b"),
             json!({"_raw_params": "echo a\necho b"})
+        );
+    }
+
+    #[test]
+    fn continued_lines_join_and_quoted_newlines_stay() {
+        // Ansible's split_args: ` \` + newline continues the line; a
+        // newline inside quotes is kept; the final newline too.
+        assert_eq!(
+            kv("shell", "echo a \\\n\"b\" \\\n\"c\nd\" | cat\necho e\n"),
+            json!({"_raw_params": "echo a \"b\" \"c\nd\" | cat\necho e\n"})
+        );
+        assert_eq!(
+            kv("command", "echo a\\=b"),
+            json!({"_raw_params": "echo a=b"})
         );
     }
 

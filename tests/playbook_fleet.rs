@@ -196,3 +196,22 @@ fn unreachable_hosts_leave_the_play_and_exit_4() {
         "{stdout}"
     );
 }
+
+/// A command that leaves a background child holding its output open is
+/// done when it exits, over SSH and locally, as Ansible's run_command is
+/// (the `timeout` fails the task if the run waits for the child).
+#[test]
+fn a_backgrounded_child_does_not_hold_the_task() {
+    let fleet = Fleet::start(1);
+    let pb = fleet.dir.path().join("bg.yml");
+    fs::write(
+        &pb,
+        "- hosts: fleet\n  gather_facts: false\n  tasks:\n    - shell: 'echo hi; sleep 30 &'\n      timeout: 10\n      register: r\n    - shell: 'sleep 30 &'\n      timeout: 10\n      delegate_to: localhost\n    - assert: {that: [r.stdout == 'hi', r.rc == 0]}\n",
+    )
+    .unwrap();
+    let mut cmd = fleet.tutti();
+    cmd.args(["playbook", "-i"]).arg(&fleet.inventory).arg(&pb);
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+}

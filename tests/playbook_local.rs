@@ -633,7 +633,7 @@ fn load_errors_point_at_file_line_and_column() {
         ),
         (
             "    - debug: msg=\"{{ foo\"\n",
-            "unexpected end of input",
+            "failed at splitting arguments, either an unbalanced jinja2 block or quotes",
             "",
         ),
         (
@@ -1506,4 +1506,48 @@ fn an_includes_own_tags_select_the_include_not_its_tasks() {
     // Without tags everything runs.
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.stdout.matches("t2-inner").count(), 2, "{}", r.stdout);
+}
+
+#[test]
+fn command_expands_variables_and_tilde_in_arguments_like_ansible() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: /bin/sh -c 'echo "\$TEST"'
+      environment: {TEST: z}
+      register: expanded
+    - command: /bin/sh -c 'echo "\$TEST"'
+      args: {expand_argument_vars: false}
+      environment: {TEST: z}
+      register: literal
+    - command: echo ~ $HOME ${HOME} $TUTTI_NOT_SET_X '*'
+      register: words
+    - assert:
+        that:
+          - expanded.stdout == '\\z'
+          - literal.stdout == '$TEST'
+          - words.stdout == [playbook_dir, playbook_dir, playbook_dir, '$TUTTI_NOT_SET_X', '*'] | join(' ')
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn chdir_through_a_symlink_lands_in_the_physical_directory() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/real/site", state: directory}
+    - file: {path: "{{ playbook_dir }}/link", src: "{{ playbook_dir }}/real", state: link}
+    - shell: dirname "$PWD"
+      args: {chdir: "{{ playbook_dir }}/link/site"}
+      register: r
+    - assert: {that: ["r.stdout.endswith('/real')"]}
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
 }

@@ -55,6 +55,13 @@ impl Cmd {
         }
     }
 
+    /// The same command with another argument vector (environment,
+    /// directory and stdin kept).
+    pub fn with_argv(mut self, argv: Vec<String>) -> Self {
+        self.body = Body::Argv(argv);
+        self
+    }
+
     /// A shell script, inserted verbatim. Only for scripts the user wrote
     /// (`shell`, `raw`) or that are constants in tutti's source.
     pub fn script(script: impl Into<String>) -> Self {
@@ -151,12 +158,13 @@ impl Cmd {
         }
     }
 
-    /// The command as one POSIX `sh` script: `cd`, exported environment,
-    /// then the command with every argument quoted.
+    /// The command as one POSIX `sh` script: `cd -P` (the physical
+    /// directory, as Python's `os.chdir` gives Ansible's modules), exported
+    /// environment, then the command with every argument quoted.
     pub fn render(&self) -> String {
         let mut out = String::new();
         if let Some(dir) = &self.chdir {
-            out.push_str("cd ");
+            out.push_str("cd -P ");
             out.push_str(&quote(dir));
             out.push_str(" || exit 1; ");
         }
@@ -250,7 +258,7 @@ mod tests {
             .chdir("/srv/x y");
         assert_eq!(
             c.render(),
-            "cd '/srv/x y' || exit 1; export LANG=C; chmod 0644 '/tmp/a b'"
+            "cd -P '/srv/x y' || exit 1; export LANG=C; chmod 0644 '/tmp/a b'"
         );
     }
 

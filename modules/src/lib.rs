@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod cmd;
 pub mod commands;
+pub mod expand;
 pub mod facts;
 pub mod files;
 pub mod files2;

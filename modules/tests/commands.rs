@@ -128,10 +128,11 @@ async fn command_cmd_and_argv_are_the_same_command() {
 }
 
 #[tokio::test]
-async fn command_quotes_weird_arguments_and_never_expands_them() {
+async fn command_quotes_weird_arguments_and_without_expansion_keeps_them() {
     let host = FakeHost::new();
     let line = r#"printf "%s|" "a b" 'it'"'"'s' $HOME '*' "; rm -rf /" "" "\"q\"""#;
-    check_then_apply(&Command, args(json!({ "_raw_params": line })), &host).await;
+    let a = args(json!({ "_raw_params": line, "expand_argument_vars": false }));
+    check_then_apply(&Command, a, &host).await;
     let run = &host.runs()[0];
     assert_eq!(
         run.cmd.argv_parts().unwrap(),
@@ -163,7 +164,10 @@ async fn command_chdir_is_part_of_the_command() {
         &host,
     )
     .await;
-    assert_eq!(host.runs()[0].rendered, "cd '/srv/my app' || exit 1; make");
+    assert_eq!(
+        host.runs()[0].rendered,
+        "cd -P '/srv/my app' || exit 1; make"
+    );
 }
 
 #[tokio::test]
@@ -477,7 +481,7 @@ async fn shell_executable_gets_the_script_as_one_argument() {
     );
     assert_eq!(
         run.rendered,
-        r#"cd /tmp || exit 1; /bin/bash -c 'echo ${BASH_VERSION} '"'"'x'"'"''"#
+        r#"cd -P /tmp || exit 1; /bin/bash -c 'echo ${BASH_VERSION} '"'"'x'"'"''"#
     );
 }
 
@@ -526,6 +530,14 @@ fn shell_parameter_errors() {
          strip_empty_ends."
     );
     assert_eq!(prepare_err(&Shell, args(json!({}))).msg, "no command given");
+    let e = prepare_err(
+        &Shell,
+        args(json!({"cmd": "ls", "expand_argument_vars": false})),
+    );
+    assert_eq!(
+        e.msg,
+        "Unsupported parameters for (shell) module: expand_argument_vars"
+    );
     let e = prepare_err(&Shell, args(json!({"_raw_params": "a", "cmd": "b"})));
     assert_eq!(e.param.as_deref(), Some("cmd"));
 }

@@ -111,7 +111,10 @@ async fn command_passes_weird_arguments_literally() {
     ];
     let module = find("command").unwrap();
     let argv: Vec<&str> = ["printf", "[%s]\\n"].into_iter().chain(weird).collect();
-    let prepared = module.prepare(args(json!({ "argv": argv }))).unwrap();
+    // `expand_argument_vars: false`: not even `$HOME` is expanded.
+    let prepared = module
+        .prepare(args(json!({ "argv": argv, "expand_argument_vars": false })))
+        .unwrap();
     let plan = prepared.check(&LocalSh).await.unwrap();
     let applied = prepared.apply(plan, &LocalSh).await.unwrap();
     let expected: Vec<String> = weird.iter().map(|w| format!("[{w}]")).collect();

@@ -61,6 +61,10 @@ impl<'a> Input<'a> {
     }
 }
 
+/// How long output may trickle in after the exit status before the
+/// command counts as done.
+const DRAIN: Duration = Duration::from_millis(200);
+
 /// Runs `p` to completion and returns what it printed and its status.
 /// With `stdout_to`, stdout is streamed into that controller file.
 pub async fn drive(
@@ -87,6 +91,19 @@ pub async fn drive(
         stdin_sent = true;
     }
     loop {
+        // Once the command has exited, what it left in the pipes arrives at
+        // once; a background child still holding them must not keep the
+        // task waiting (Ansible's run_command stops when the process is
+        // gone and nothing is ready to read).
+        if exit.is_some() {
+            match tokio::time::timeout(DRAIN, p.next_event()).await {
+                Ok(Ok(Event::Stdout(d))) => keep_stdout(&mut out, &mut sink, &d).await?,
+                Ok(Ok(Event::Stderr(d))) => out.stderr.extend_from_slice(&d),
+                Ok(Ok(Event::Exit(_))) => {}
+                Ok(Ok(Event::Closed)) | Ok(Err(_)) | Err(_) => break,
+            }
+            continue;
+        }
         let limit = match (&become_run, deadline) {
             (Some(b), _) if !b.watcher.is_done() => Some(b.timeout),
             (_, d) => d,

@@ -43,7 +43,17 @@ impl LocalHost {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| HostError::Failed(format!("cannot start /bin/sh: {e}")))?;
-        let mut proc = LocalProcess::new(&mut child)?;
+        let (mut proc, events) = LocalProcess::new(&mut child)?;
+        // The exit status is an event too, so a background child holding
+        // the pipes open cannot keep the command from finishing.
+        let (status_tx, status_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            if let Ok(s) = &status {
+                let _ = events.send(Event::Exit(exit_code(*s))).await;
+            }
+            let _ = status_tx.send(status);
+        });
         let become_run = self.become_.as_ref().map(|b| BecomeRun {
             watcher: Watcher::new(&key, b.password.is_some()),
             password: b.password.as_ref(),
@@ -58,12 +68,12 @@ impl LocalHost {
         )
         .await;
         drop(proc);
-        let status = child.wait().await;
         let mut out = result?;
         if out.rc == -1 {
-            out.rc = match status {
-                Ok(s) => exit_code(s),
-                Err(e) => return Err(HostError::Failed(format!("lost the process: {e}"))),
+            out.rc = match status_rx.await {
+                Ok(Ok(s)) => exit_code(s),
+                Ok(Err(e)) => return Err(HostError::Failed(format!("lost the process: {e}"))),
+                Err(_) => return Err(HostError::Failed("lost the process".into())),
             };
         }
         Ok(out)
@@ -100,11 +110,13 @@ struct LocalProcess {
 }
 
 impl LocalProcess {
-    fn new(child: &mut Child) -> Result<Self, HostError> {
+    /// Takes the child's pipes; also returns a sender for more events.
+    fn new(child: &mut Child) -> Result<(Self, mpsc::Sender<Event>), HostError> {
         let missing = || HostError::Failed("child process has no pipes".to_string());
         let stdout = child.stdout.take().ok_or_else(missing)?;
         let stderr = child.stderr.take().ok_or_else(missing)?;
         let (tx, rx) = mpsc::channel(64);
+        let more = tx.clone();
         // Two readers and a counter: `Closed` is sent once both pipes end,
         // so no output is lost after the process exits.
         let (done_tx, mut done_rx) = mpsc::channel::<()>(2);
@@ -120,11 +132,14 @@ impl LocalProcess {
             }
             let _ = tx.send(Event::Closed).await;
         });
-        Ok(LocalProcess {
-            stdin: child.stdin.take(),
-            events: rx,
-            pid: child.id(),
-        })
+        Ok((
+            LocalProcess {
+                stdin: child.stdin.take(),
+                events: rx,
+                pid: child.id(),
+            },
+            more,
+        ))
     }
 }
 

@@ -36,10 +36,7 @@ struct Params {
     #[serde(default, deserialize_with = "params::opt_string")]
     #[allow(dead_code)]
     executable: Option<String>,
-    // Accepted for compatibility but without effect: arguments are passed
-    // on literally, where Ansible would expand `~` and `$VAR` in them.
     #[serde(default, deserialize_with = "params::opt_bool")]
-    #[allow(dead_code)]
     expand_argument_vars: Option<bool>,
     #[serde(default, deserialize_with = "params::opt_string")]
     removes: Option<String>,
@@ -100,9 +97,12 @@ const SPEC: ModuleSpec = ModuleSpec {
         param(
             "expand_argument_vars",
             Kind::Bool,
-            "Accepted for compatibility; has no effect, as arguments are always \
-            passed on literally (`~` and `$VAR` are not expanded).",
-        ),
+            "Expand `$NAME`/`${NAME}` (set variables only) and a leading `~` in \
+            each argument, in the target's environment, as Python's \
+            `expandvars`/`expanduser` do; no other shell syntax is \
+            interpreted. `false` passes the arguments on literally.",
+        )
+        .default("true"),
         param(
             "removes",
             Kind::Path,
@@ -204,9 +204,12 @@ impl Module for Command {
             to_run = to_run.chdir(dir.clone());
         }
         let to_run = with_stdin(to_run, p.stdin, p.stdin_add_newline.unwrap_or(true));
+        let expand = p.expand_argument_vars.unwrap_or(true)
+            && words.iter().any(|w| crate::expand::may_expand(w));
         Ok(Box::new(RunCommand {
             cmd_key: Value::from(words),
             to_run,
+            expand,
             chdir,
             creates: non_empty(p.creates),
             removes: non_empty(p.removes),

@@ -50,6 +50,9 @@ pub(crate) struct RunCommand {
     pub cmd_key: Value,
     /// What to run, with chdir and stdin already attached.
     pub to_run: Cmd,
+    /// Expand `$VAR` and `~` in the arguments on the host first
+    /// (`command`'s `expand_argument_vars`, when an argument has either).
+    pub expand: bool,
     pub chdir: Option<String>,
     pub creates: Option<String>,
     pub removes: Option<String>,
@@ -172,8 +175,16 @@ impl Prepared for RunCommand {
                 ..Applied::default()
             });
         }
+        let to_run = if self.expand {
+            let mut words: Vec<String> = self.to_run.argv_parts().unwrap_or_default().to_vec();
+            let mut refs: Vec<&mut String> = words.iter_mut().collect();
+            crate::expand::expand_all(host, &mut refs).await?;
+            self.to_run.clone().with_argv(words)
+        } else {
+            self.to_run.clone()
+        };
         let started = Clock::now();
-        let out = host.run(&self.to_run).await?;
+        let out = host.run(&to_run).await?;
         let ended = Clock::now();
         // A failure may be the `cd` itself: say so as Ansible does (it
         // changes directory before running). Checked only on failure, so

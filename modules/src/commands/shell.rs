@@ -133,6 +133,14 @@ impl Module for Shell {
     }
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
+        // Ansible's shell action refuses this `command` option in so many
+        // words (the shell expands variables itself).
+        if args.contains_key("expand_argument_vars") {
+            return Err(ParamError::at(
+                "expand_argument_vars",
+                "Unsupported parameters for (shell) module: expand_argument_vars",
+            ));
+        }
         let p: Params = params::parse(&SPEC, args)?;
         let Some(script) = free_form(p.raw_params, p.cmd)?.filter(|s| !s.trim().is_empty()) else {
             return Err(ParamError::new("no command given"));
@@ -150,6 +158,7 @@ impl Module for Shell {
         }
         let to_run = with_stdin(to_run, p.stdin, p.stdin_add_newline.unwrap_or(true));
         Ok(Box::new(RunCommand {
+            expand: false,
             cmd_key: Value::from(script),
             to_run,
             chdir,
