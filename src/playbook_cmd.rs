@@ -182,7 +182,10 @@ pub fn apply_roles_path(session: &Session) {
                     _ => std::path::PathBuf::from(p),
                 };
                 // Relative entries in ansible.cfg are relative to the file.
-                if p.is_relative() { base.join(p) } else { p }
+                let p = if p.is_relative() { base.join(p) } else { p };
+                // Absolute, so files found in roles are controller paths
+                // whatever the working directory later is.
+                std::path::absolute(&p).unwrap_or(p)
             })
             .collect();
         crate::roles::set_roles_path(paths);

@@ -1551,3 +1551,119 @@ fn chdir_through_a_symlink_lands_in_the_physical_directory() {
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
 }
+
+#[test]
+fn command_with_a_missing_program_fails_like_pythons_exec() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: commandthatdoesnotexist --would-be-awkward
+      register: res
+      failed_when: res.stdout != '' or res.stderr != ''
+    - assert:
+        that:
+          - res.rc == 2
+          - res.msg == 'Error executing command.'
+          - res is not changed
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn templates_include_and_import_templates_beside_them() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  vars:
+    who: world
+  tasks:
+    - template: {src: main.j2, dest: "{{ playbook_dir }}/out.txt"}
+    - file: {path: "{{ playbook_dir }}/into", state: directory}
+    - template: {src: part.j2, dest: "{{ playbook_dir }}/into/", mode: "0600"}
+    - template: {src: part.j2, dest: "{{ playbook_dir }}/into"}
+      register: again
+    - assert: {that: [again is not changed]}
+    - template: {src: main.j2, dest: "{{ playbook_dir }}/kept.txt", mode: preserve}
+      register: kept
+    - assert: {that: ["kept.mode == '0640'"]}
+"#,
+    );
+    p.write(
+        "templates/main.j2",
+        "{% import 'macros' as m with context %}{{ m.greet() }}\n{% include 'part.j2' %}\n",
+    )
+    .write(
+        "templates/macros",
+        "{% macro greet() %}hello {{ who }}{% endmacro %}",
+    )
+    .write("templates/part.j2", "part for {{ who }}");
+    std::fs::set_permissions(
+        p.path("templates/main.j2"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(
+        common::project::read(&p.path("out.txt")),
+        // trim_blocks eats the newline after `%}`; Ansible puts the
+        // template's trailing newline back.
+        "hello world\npart for world\n"
+    );
+    // A directory `dest` gets the file under the template's name.
+    assert_eq!(
+        common::project::read(&p.path("into/part.j2")),
+        "part for world"
+    );
+}
+
+#[test]
+fn a_relative_roles_path_still_finds_role_files() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  roles: [r]
+"#,
+    );
+    p.write("elsewhere/r/files/f.txt", "from role\n").write(
+        "elsewhere/r/tasks/main.yml",
+        "- copy: {src: f.txt, dest: \"{{ playbook_dir }}/out.txt\"}\n",
+    );
+    let out = p
+        .tutti()
+        .env("ANSIBLE_ROLES_PATH", "elsewhere")
+        .args(["playbook", "-i", "inv.ini", "site.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(common::project::read(&p.path("out.txt")), "from role\n");
+}
+
+#[test]
+fn template_output_encoding_writes_those_bytes() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - template: {src: t.j2, dest: "{{ playbook_dir }}/cp.txt", output_encoding: windows-1252}
+    - template: {src: t.j2, dest: "{{ playbook_dir }}/cp.txt", output_encoding: windows-1252}
+      register: again
+    - assert: {that: [again is not changed]}
+"#,
+    );
+    p.write("templates/t.j2", "é€\n");
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(
+        std::fs::read(p.path("cp.txt")).unwrap(),
+        [0xe9, 0x80, b'\n']
+    );
+}

@@ -248,6 +248,7 @@ pub async fn template(
             ));
         }
     };
+    let out_encoding = text(&args, "output_encoding");
     for k in [
         "src",
         "trim_blocks",
@@ -263,7 +264,31 @@ pub async fn template(
     ] {
         args.remove(k);
     }
+    // `output_encoding`: the bytes travel as lossless text (see
+    // `tutti_modules::text`), so the module writes exactly them.
+    let rendered = match out_encoding.filter(|e| !e.is_empty()) {
+        Some(enc) => match super::encoding::encode(&rendered, &enc) {
+            Ok(bytes) => tutti_modules::text::decode(&bytes),
+            Err(e) => return Outcome::failed(format!("output_encoding: {e}")),
+        },
+        None => rendered,
+    };
     args.insert("content".into(), Value::String(rendered));
+    // `mode: preserve` is the template file's own mode.
+    if args.get("mode").and_then(Value::as_str) == Some("preserve") {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let mode = meta.permissions().mode() & 0o7777;
+            args.insert("mode".into(), Value::String(format!("0{mode:o}")));
+        }
+    }
+    // A directory `dest` receives the file under the template's name.
+    if let Some(base) = path.file_name() {
+        args.insert(
+            "_original_basename".into(),
+            Value::String(base.to_string_lossy().into_owned()),
+        );
+    }
     let mut out = hand_to(hc, t, "copy", args, scope, check, delegate).await;
     // Ansible reports the rendered file's source (a temporary file it
     // uploaded); the template itself is the closest true answer.

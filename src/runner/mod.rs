@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod conn;
+pub mod encoding;
 pub mod fact_cache;
 pub mod file_actions;
 pub mod play;

@@ -41,6 +41,44 @@ pub const OMIT_PREFIX: &str = "__omit_place_holder__";
 /// nested inside otherwise trusted data.
 pub const UNSAFE_KEY: &str = "__tutti_unsafe__";
 
+thread_local! {
+    static TEMPLATE_DIRS: std::cell::RefCell<Vec<std::path::PathBuf>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The directories `{% include %}` searches while one template file
+/// renders (rendering is synchronous, so a thread-local suffices); reset
+/// when dropped.
+struct TemplateDirs;
+
+impl TemplateDirs {
+    fn set(dirs: Vec<std::path::PathBuf>) -> TemplateDirs {
+        TEMPLATE_DIRS.with(|d| *d.borrow_mut() = dirs);
+        TemplateDirs
+    }
+
+    /// The first `dir/name` that exists, read.
+    fn load(name: &str) -> Option<String> {
+        if name.split('/').any(|c| c == "..") {
+            return None;
+        }
+        TEMPLATE_DIRS.with(|d| {
+            d.borrow()
+                .iter()
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .map(|t| t.replace("\r\n", "\n"))
+        })
+    }
+}
+
+impl Drop for TemplateDirs {
+    fn drop(&mut self) {
+        TEMPLATE_DIRS.with(|d| d.borrow_mut().clear());
+    }
+}
+
 /// Ansible 2.19's refusal to evaluate text that did not come from the
 /// playbook itself (`!unsafe`, or computed by a template).
 pub const UNTRUSTED: &str = "Encountered untrusted template or expression. Templates and \
@@ -500,9 +538,33 @@ impl Templar {
         scope: &Scope,
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
-        let env = self.file_env(opts)?;
-        let ctx = Ctx::new(self, scope);
         let source = text.replace("\r\n", "\n");
+        // A template that loads others gets an environment of its own:
+        // minijinja caches loaded templates by name, and `bar` beside this
+        // template is not `bar` beside the next.
+        let loads_others = ["include", "import", "extends"]
+            .iter()
+            .any(|w| source.contains(w));
+        let env = if loads_others {
+            let mut env = (*self.file_env(opts)?).clone();
+            env.set_loader(|name| Ok(TemplateDirs::load(name)));
+            Arc::new(env)
+        } else {
+            self.file_env(opts)?
+        };
+        let ctx = Ctx::new(self, scope);
+        // `{% include %}`/`{% import %}` find their templates beside this
+        // one and in the search path's `templates/` directories, as the
+        // template action sets Jinja's search path.
+        let mut dirs: Vec<std::path::PathBuf> = ctx.scope.search_paths().to_vec();
+        if let Some(parent) = std::path::Path::new(name).parent() {
+            dirs.push(parent.to_path_buf());
+        }
+        let dirs = dirs
+            .into_iter()
+            .flat_map(|p| [p.join("templates"), p])
+            .collect();
+        let _dirs = TemplateDirs::set(dirs);
         let root = Value::from_dyn_object(ctx.clone());
         let result = match env.render_named_str(name, &source, root.clone()) {
             Err(e) if is_unattributed_undefined(&e) => {
@@ -513,7 +575,15 @@ impl Templar {
             }
             other => other,
         };
-        let out = result.map_err(|e| self.convert_err(&e, &source, &ctx))?;
+        let mut out = result.map_err(|e| self.convert_err(&e, &source, &ctx))?;
+        // Ansible keeps as many trailing newlines as the template has,
+        // even where trim_blocks ate one after a closing tag.
+        let trailing = |t: &str| t.len() - t.trim_end_matches('\n').len();
+        let want = trailing(&source);
+        let have = trailing(&out);
+        if opts.keep_trailing_newline && want > have {
+            out.push_str(&"\n".repeat(want - have));
+        }
         if opts.newline_sequence != "\n" {
             return Ok(out.replace('\n', &opts.newline_sequence));
         }

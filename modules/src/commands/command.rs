@@ -207,6 +207,7 @@ impl Module for Command {
         let expand = p.expand_argument_vars.unwrap_or(true)
             && words.iter().any(|w| crate::expand::may_expand(w));
         Ok(Box::new(RunCommand {
+            direct: true,
             cmd_key: Value::from(words),
             to_run,
             expand,

@@ -53,6 +53,8 @@ pub(crate) struct RunCommand {
     /// Expand `$VAR` and `~` in the arguments on the host first
     /// (`command`'s `expand_argument_vars`, when an argument has either).
     pub expand: bool,
+    /// The program is run directly (`command`), not by a shell (`shell`).
+    pub direct: bool,
     pub chdir: Option<String>,
     pub creates: Option<String>,
     pub removes: Option<String>,
@@ -82,6 +84,25 @@ pub(crate) fn with_stdin(cmd: Cmd, stdin: Option<String>, add_newline: bool) -> 
 }
 
 impl RunCommand {
+    /// The errno Python's exec would have raised, when the shell says it
+    /// could not run `command`'s program (127 not found, 126 not
+    /// executable, with its message naming the program).
+    fn exec_error(&self, cmd: &Cmd, out: &Output) -> Option<i32> {
+        if !self.direct {
+            return None;
+        }
+        let prog = cmd.argv_parts()?.first()?;
+        let stderr = text::decode(&out.stderr);
+        let names = stderr.contains(&format!("{prog}: "));
+        match out.rc {
+            127 if names && (stderr.contains("not found") || stderr.contains("No such file")) => {
+                Some(2)
+            }
+            126 if names && stderr.contains("Permission denied") => Some(13),
+            _ => None,
+        }
+    }
+
     /// The keys Ansible reports when the command does not run.
     fn not_run(&self, msg: String, stdout: String, changed: bool) -> Facts {
         let mut r = Facts::new();
@@ -199,6 +220,20 @@ impl Prepared for RunCommand {
             return Err(ModuleError::failed(format!(
                 "Unable to change directory before execution: [Errno 2] No such file or directory: '{dir}'"
             )));
+        }
+        // `command` execs its program directly in Ansible: a program that
+        // is missing or not executable is an OSError (errno 2 or 13), not
+        // the shell's 127/126 and its message.
+        if let Some(errno) = self.exec_error(&to_run, &out) {
+            let mut r = Facts::new();
+            r.insert("changed".into(), Value::Bool(false));
+            insert_output(&mut r, &Output::default(), true);
+            r.insert("rc".into(), json!(errno));
+            r.insert("cmd".into(), self.cmd_key.clone());
+            return Err(ModuleError::Failed {
+                msg: "Error executing command.".into(),
+                result: r,
+            });
         }
         let mut r = Facts::new();
         r.insert("changed".into(), Value::Bool(true));

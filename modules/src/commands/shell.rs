@@ -158,6 +158,7 @@ impl Module for Shell {
         }
         let to_run = with_stdin(to_run, p.stdin, p.stdin_add_newline.unwrap_or(true));
         Ok(Box::new(RunCommand {
+            direct: false,
             expand: false,
             cmd_key: Value::from(script),
             to_run,

@@ -239,6 +239,8 @@ enum Source {
 
 struct Task {
     source: Source,
+    /// For content: its name in a directory `dest` (`_original_basename`).
+    content_name: Option<String>,
     src_key: Option<String>,
     dest: String,
     backup: bool,
@@ -286,8 +288,13 @@ impl Module for Copy {
 
     fn prepare(&self, args: Args) -> Result<Box<dyn Prepared>, ParamError> {
         let p: Params = params::parse(&SPEC, args)?;
+        // The file name content goes under when `dest` is a directory (the
+        // template action passes the template's name).
+        let content_name = match &p._original_basename {
+            Some(Value::String(n)) if !n.is_empty() && !n.contains('/') => Some(n.clone()),
+            _ => None,
+        };
         let _ = (
-            &p._original_basename,
             &p.seuser,
             &p.serole,
             &p.setype,
@@ -302,7 +309,7 @@ impl Module for Copy {
             (Some(_), Some(_)) => return Err(bad("src", "src and content are mutually exclusive")),
             (None, None) => return Err(bad("src", "src (or content) is required")),
             (None, Some(c)) => {
-                if p.dest.ends_with('/') {
+                if p.dest.ends_with('/') && content_name.is_none() {
                     return Err(bad("dest", "can not use content with a dir as dest"));
                 }
                 Source::Content(text::encode(c))
@@ -336,6 +343,7 @@ impl Module for Copy {
         };
         Ok(Box::new(Task {
             source,
+            content_name,
             src_key: p.src,
             dest: p.dest,
             backup: p.backup.unwrap_or(false),
@@ -467,7 +475,7 @@ impl Task {
         if let Some(s) = &st
             && s.is_dir()
         {
-            if matches!(self.source, Source::Content(_)) {
+            if matches!(self.source, Source::Content(_)) && self.content_name.is_none() {
                 return Err(ModuleError::failed(
                     "can not use content with a dir as dest",
                 ));
@@ -635,7 +643,7 @@ impl Task {
                 b.len() as u64,
                 (b.len() as u64 <= MAX_DIFF).then(|| b.clone()),
                 None,
-                String::new(),
+                self.content_name.clone().unwrap_or_default(),
             ),
             Source::Local(p) => {
                 let meta = std::fs::metadata(p).map_err(|e| {
