@@ -46,6 +46,21 @@ fn from_module_error(e: ModuleError) -> Outcome {
     }
 }
 
+/// The registered `diff`: a module's single structured diff is the dict
+/// Ansible's module returns (`{before: {path, state}, after: {...}}`);
+/// otherwise the list of before/after texts the action plugins return.
+fn diff_value(diffs: &[tutti_modules::Diff]) -> Value {
+    if let [d] = diffs
+        && let Some((before, after)) = &d.data
+    {
+        let mut m = Map::new();
+        m.insert("before".into(), Value::Object(before.clone()));
+        m.insert("after".into(), Value::Object(after.clone()));
+        return Value::Object(m);
+    }
+    serde_json::to_value(diffs).unwrap_or(Value::Null)
+}
+
 /// Runs `module` with `args` on `host`. In check mode nothing that could
 /// change the host is called: `apply` is reached only outside check mode.
 pub async fn run(
@@ -90,10 +105,7 @@ async fn run_prepared(prepared: &dyn Prepared, host: &dyn Host, check_mode: bool
         } if check_mode => {
             result.insert("changed".into(), Value::Bool(true));
             if !diff.is_empty() {
-                result.insert(
-                    "diff".into(),
-                    serde_json::to_value(&diff).unwrap_or(Value::Null),
-                );
+                result.insert("diff".into(), diff_value(&diff));
             }
             Outcome {
                 status: Status::Changed,
@@ -119,10 +131,7 @@ async fn run_prepared(prepared: &dyn Prepared, host: &dyn Host, check_mode: bool
                     r.insert("msg".into(), Value::String(msg));
                 }
                 if !applied.diff.is_empty() {
-                    r.insert(
-                        "diff".into(),
-                        serde_json::to_value(&applied.diff).unwrap_or(Value::Null),
-                    );
+                    r.insert("diff".into(), diff_value(&applied.diff));
                 }
                 let status = if applied.failed {
                     r.insert("failed".into(), Value::Bool(true));

@@ -1667,3 +1667,165 @@ fn template_output_encoding_writes_those_bytes() {
         [0xe9, 0x80, b'\n']
     );
 }
+
+#[test]
+fn the_file_modules_registered_diff_is_a_dict() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {content: "x", dest: "{{ playbook_dir }}/f"}
+    - file: {path: "{{ playbook_dir }}/l", src: "{{ playbook_dir }}/f", state: link}
+      register: r
+    - file: {path: "{{ playbook_dir }}/l", src: "f", state: link}
+      register: relinked
+    - assert:
+        that:
+          - r.diff.before.state == 'absent'
+          - r.diff.after.state == 'link'
+          - r.diff.before.path == playbook_dir ~ '/l'
+          - relinked.diff.before.src == playbook_dir ~ '/f'
+          - relinked.diff.after.src == 'f'
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["--diff"]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    // The dict is still shown as a diff.
+    assert!(
+        r.stdout.contains("-    \"state\": \"absent\""),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("+    \"state\": \"link\""),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_links_mode_goes_to_its_target_when_following() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/t", state: touch, mode: "0644"}
+    - file: {src: "{{ playbook_dir }}/t", dest: "{{ playbook_dir }}/l", state: link, mode: "0700"}
+    - file: {dest: "{{ playbook_dir }}/l", state: link, mode: "0700"}
+      register: again
+    - stat: {path: "{{ playbook_dir }}/t"}
+      register: st
+    - assert: {that: ["st.stat.mode == '0700'", again is not changed]}
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn a_time_change_shows_in_the_file_diff() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {content: "x", dest: "{{ playbook_dir }}/f"}
+    - file:
+        path: "{{ playbook_dir }}/f"
+        modification_time: "202202081414.00"
+        modification_time_format: "%Y%m%d%H%M.%S"
+      check_mode: true
+      diff: true
+      register: r
+    - file: {path: "{{ playbook_dir }}/touched", state: touch}
+      register: touched
+    - assert: {that: ["touched.dest == playbook_dir ~ '/touched'", "'path' not in touched"]}
+    - file: {path: "{{ playbook_dir }}/f"}
+      diff: true
+      register: same
+    - assert:
+        that:
+          - same is not changed
+          - "same.diff.after == {'path': playbook_dir ~ '/f'}"
+    - assert:
+        that:
+          - r is changed
+          - r.diff.after.mtime is number
+          - r.diff.before.mtime != r.diff.after.mtime
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn a_touch_that_cannot_set_its_owner_leaves_no_file() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/new.txt", state: touch, owner: tutti-no-such-user}
+      register: r
+      ignore_errors: true
+    - assert: {that: [r is failed]}
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(!p.path("new.txt").exists());
+}
+
+#[test]
+fn an_existing_hard_link_takes_attributes_without_src() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {content: "x", dest: "{{ playbook_dir }}/orig"}
+    - file: {src: "{{ playbook_dir }}/orig", dest: "{{ playbook_dir }}/hard", state: hard}
+    - file: {dest: "{{ playbook_dir }}/hard", mode: "0701"}
+      register: moded
+    - stat: {path: "{{ playbook_dir }}/orig"}
+      register: st
+    - file: {path: "{{ playbook_dir }}/sticky", state: touch, mode: "u=r,g=r,o=r,+t"}
+      register: sticky
+    - stat: {path: "{{ playbook_dir }}/sticky"}
+      register: sticky_stat
+    - file: {dest: "{{ playbook_dir }}/new-hard", state: hard}
+      register: nosrc
+      ignore_errors: true
+    - assert:
+        that:
+          - moded is changed
+          - "st.stat.mode == '0701'"
+          - nosrc.msg == 'src is required for creating new hardlinks'
+          # The file modules say '0%03o', stat '%04o', as in Ansible.
+          - "sticky.mode == '01444'"
+          - "sticky_stat.stat.mode == '1444'"
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn removing_a_directory_lists_its_content_in_the_diff() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/tree/sub", state: directory}
+    - copy: {content: "x", dest: "{{ playbook_dir }}/tree/sub/f"}
+    - file: {path: "{{ playbook_dir }}/tree", state: absent}
+      check_mode: true
+      diff: true
+      register: r
+    - assert:
+        that:
+          - (playbook_dir ~ '/tree/sub') in r.diff.before.path_content.directories
+          - (playbook_dir ~ '/tree/sub/f') in r.diff.before.path_content.files
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(p.path("tree/sub/f").exists());
+}

@@ -268,6 +268,18 @@ fn conditionals() {
         err.msg,
         "Conditional result was 'yes' of type 'str', which evaluates to True. Conditionals must have a boolean result."
     );
+    // `and` stops at the first false operand: later undefined names are
+    // never looked at, as in Ansible; reached ones still fail.
+    assert!(!b(
+        "xx is defined and xx.stdout != '' and yy.stdout != 'D'",
+        json!({})
+    ));
+    assert_eq!(
+        tp.eval_bool("yy.stdout == 'x' and false", &sc)
+            .unwrap_err()
+            .msg,
+        "'yy' is undefined"
+    );
     // A template computing a string is not evaluated as an expression.
     let err = tp.eval_bool("{{ '1 == 1' }}", &sc).unwrap_err();
     assert!(

@@ -46,6 +46,11 @@ pub struct Diff {
     pub after_header: Option<String>,
     pub before: String,
     pub after: String,
+    /// Structured sides (the `file` module's `{path, state, ...}` dicts):
+    /// registered as a dict, as Ansible's module returns them; `before`
+    /// and `after` hold their text for display.
+    #[serde(skip)]
+    pub data: Option<(Map<String, Value>, Map<String, Value>)>,
 }
 
 /// What `apply` did.

@@ -240,11 +240,11 @@ async fn errors_match_ansible() {
         "{}",
         e.msg
     );
-    let e = tutti_modules::testing::prepare_err(
-        m,
-        tutti_modules::testing::args(json!({"path": "/f", "state": "link"})),
-    );
-    assert_eq!(e.msg, "src is required for creating new symlinks");
+    // Known only on the host: `/f` is a file, not a link to keep.
+    let e = fails("file", json!({"path": "/f", "state": "link"}), &host).await;
+    assert_eq!(msg(&e), "src is required for creating new symlinks");
+    let e = fails("file", json!({"path": "/f", "state": "hard"}), &host).await;
+    assert_eq!(msg(&e), "src is required for creating new hardlinks");
 }
 
 #[tokio::test]

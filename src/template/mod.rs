@@ -41,6 +41,51 @@ pub const OMIT_PREFIX: &str = "__omit_place_holder__";
 /// nested inside otherwise trusted data.
 pub const UNSAFE_KEY: &str = "__tutti_unsafe__";
 
+/// Splits `expr` at `and` outside brackets and quotes; an expression with
+/// a top-level `or` (lower precedence) is returned whole.
+fn split_top_level_and(expr: &str) -> Vec<&str> {
+    let b = expr.as_bytes();
+    let mut depth = 0i32;
+    let mut quote: Option<u8> = None;
+    let mut cuts = Vec::new();
+    let word_at = |i: usize, w: &[u8]| {
+        b[i..].starts_with(w)
+            && i > 0
+            && b[i - 1].is_ascii_whitespace()
+            && b.get(i + w.len()).is_some_and(u8::is_ascii_whitespace)
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth -= 1,
+                _ if depth == 0 && word_at(i, b"or") => return vec![expr],
+                _ if depth == 0 && word_at(i, b"and") => cuts.push(i),
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for c in cuts {
+        parts.push(expr[start..c].trim());
+        start = c + 3;
+    }
+    parts.push(expr[start..].trim());
+    parts
+}
+
 thread_local! {
     static TEMPLATE_DIRS: std::cell::RefCell<Vec<std::path::PathBuf>> =
         const { std::cell::RefCell::new(Vec::new()) };
@@ -510,12 +555,46 @@ impl Templar {
         // Ansible errors on any use of an undefined variable, even where
         // Jinja would be lenient (`not missing`, `missing == 1`). A missing
         // name is fine only if the expression guards it somewhere.
-        for name in undeclared_in_order(&compiled.undeclared_variables(false), expr) {
-            if !self.is_known(&name, ctx) && !is_guarded(expr, &name) {
-                return Err(TemplateError::undefined(&name));
+        // `a and b`: a false `a` means `b` was never looked at.
+        for part in self.reached_conjuncts(expr, ctx) {
+            let Ok(compiled) = self.inner.env.compile_expression(part) else {
+                continue;
+            };
+            for name in undeclared_in_order(&compiled.undeclared_variables(false), part) {
+                if !self.is_known(&name, ctx) && !is_guarded(expr, &name) {
+                    return Err(TemplateError::undefined(&name));
+                }
             }
         }
         Ok(v)
+    }
+
+    /// The top-level `and` operands of `expr` that evaluation reaches (up
+    /// to the first false one); the whole expression when it is not a
+    /// plain `and` chain.
+    fn reached_conjuncts<'e>(&self, expr: &'e str, ctx: &Arc<Ctx>) -> Vec<&'e str> {
+        let parts = split_top_level_and(expr);
+        if parts.len() < 2 {
+            return vec![expr];
+        }
+        let mut reached = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            reached.push(*part);
+            if i + 1 == parts.len() {
+                break;
+            }
+            let falsy = self
+                .inner
+                .env
+                .compile_expression(part)
+                .ok()
+                .and_then(|c| c.eval(Value::from_dyn_object(ctx.clone())).ok())
+                .is_some_and(|v| !v.is_true());
+            if falsy {
+                break;
+            }
+        }
+        reached
     }
 
     /// Load-time syntax check (nothing is rendered).

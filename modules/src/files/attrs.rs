@@ -87,7 +87,8 @@ pub fn opt_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ModeParam>, D:
 
 /// The mode as Ansible's results show it: `"0644"`.
 pub fn mode_str(mode: u32) -> String {
-    format!("{:04o}", mode & 0o7777)
+    // Python's `'0%03o'`: `0644`, and `01444` with a sticky bit.
+    format!("0{:03o}", mode & 0o7777)
 }
 
 struct Clause {

@@ -188,6 +188,7 @@ pub fn json_text(m: &Map<String, Value>) -> String {
 /// A dict diff (`file` module style): `--- before` / `+++ after`.
 pub fn dict_diff(before: &Map<String, Value>, after: &Map<String, Value>) -> Diff {
     Diff {
+        data: Some((before.clone(), after.clone())),
         before_header: None,
         after_header: None,
         before: json_text(before),
@@ -198,6 +199,7 @@ pub fn dict_diff(before: &Map<String, Value>, after: &Map<String, Value>) -> Dif
 /// An attribute diff with headers (`lineinfile` style), or nothing.
 pub fn attr_diff(path: &str, delta: &Delta) -> Option<Diff> {
     (!delta.is_empty()).then(|| Diff {
+        data: None,
         before_header: Some(format!("{path} (file attributes)")),
         after_header: Some(format!("{path} (file attributes)")),
         before: json_text(&delta.before),
@@ -208,6 +210,7 @@ pub fn attr_diff(path: &str, delta: &Delta) -> Option<Diff> {
 /// A content diff with `before_header`/`after_header`.
 pub fn content_diff(header: &str, before: &[u8], after: &[u8]) -> Diff {
     Diff {
+        data: None,
         before_header: Some(header.to_string()),
         after_header: Some(header.to_string()),
         before: text::decode(before),

@@ -511,6 +511,7 @@ impl Task {
                 changes: vec![format!("create {dest}")],
                 // A new file has no "before" path, as in Ansible's diff.
                 diff: vec![Diff {
+                    data: None,
                     before_header: None,
                     after_header: Some(dest.into()),
                     before: String::new(),
@@ -572,6 +573,7 @@ impl Task {
             }),
             changes,
             diff: vec![Diff {
+                data: None,
                 before_header: Some(dest.into()),
                 after_header: Some(dest.into()),
                 before,

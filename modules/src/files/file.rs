@@ -347,19 +347,8 @@ impl Module for File {
                 "recurse option requires state to be 'directory'",
             ));
         }
-        if matches!(state, Some(State::Link | State::Hard)) && p.src.is_none() {
-            return Err(ParamError::at(
-                "src",
-                format!(
-                    "src is required for creating new {}",
-                    if state == Some(State::Link) {
-                        "symlinks"
-                    } else {
-                        "hard links"
-                    }
-                ),
-            ));
-        }
+        // A link that exists keeps its target without `src`; whether it
+        // exists is known only on the host.
         if p.src.is_some() && !matches!(state, Some(State::Link | State::Hard)) {
             return Err(ParamError::at(
                 "src",
@@ -405,6 +394,31 @@ fn fail(msg: String, path: &str, extra: &[(&str, Value)]) -> ModuleError {
         result.insert((*k).into(), v.clone());
     }
     ModuleError::Failed { msg, result }
+}
+
+/// Lists a directory's tree: `d<path>\0` for directories, `f<path>\0`
+/// for everything else.
+const TREE_SCRIPT: &str = "find \"$1\" -mindepth 1 -type d -exec printf 'd%s\\0' {} + ; \
+     find \"$1\" -mindepth 1 ! -type d -exec printf 'f%s\\0' {} +";
+
+/// `{directories: [...], files: [...]}` under `path`.
+async fn path_content(host: &dyn HostRead, path: &str) -> Result<Value, ModuleError> {
+    let cmd = crate::cmd::Cmd::new("sh")
+        .arg("-c")
+        .arg(TREE_SCRIPT)
+        .arg("sh")
+        .arg(path);
+    let out = host.probe(&cmd).await?;
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    for entry in out.stdout.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+        let name = crate::text::decode(&entry[1..]);
+        if entry[0] == b'd' {
+            dirs.push(name);
+        } else {
+            files.push(name);
+        }
+    }
+    Ok(json!({"directories": dirs, "files": files}))
 }
 
 impl Task {
@@ -472,6 +486,11 @@ impl Task {
                 result.insert("path".into(), json!(path));
                 if lst.is_some() {
                     state_change(&mut before, &mut after, prev, "absent");
+                    // What removing a directory takes with it, as
+                    // Ansible's diff lists it.
+                    if prev == "directory" {
+                        before.insert("path_content".into(), path_content(host, path).await?);
+                    }
                     steps.push(Step::Remove);
                     changes.push(format!("remove {path}"));
                 }
@@ -592,9 +611,37 @@ impl Task {
                     }
                     changes.extend(delta.lines(path));
                 }
+                // Ansible's touch reports `dest`, not `path`.
+                result.insert("dest".into(), json!(path));
+            }
+            State::Hard if self.src.is_none() && prev == "hard" => {
+                // An existing hard link without `src`: only its attributes.
+                if let Some(cur) = &lst {
+                    delta = self.want.delta(cur);
+                    if !delta.is_empty() {
+                        steps.push(Step::Attrs { follow: false });
+                        changes.extend(delta.lines(path));
+                    }
+                    common::predicted_info(&mut result, cur, &delta);
+                }
                 result.insert("path".into(), json!(path));
+                result.insert("state".into(), json!("hard"));
+            }
+            State::Hard if self.src.is_none() => {
+                return Err(fail(
+                    "src is required for creating new hardlinks".to_string(),
+                    path,
+                    &[],
+                ));
             }
             State::Link | State::Hard => {
+                if self.src.is_none() && !lst.as_ref().is_some_and(|c| c.is_link()) {
+                    return Err(fail(
+                        "src is required for creating new symlinks".to_string(),
+                        path,
+                        &[],
+                    ));
+                }
                 let src = match (&self.src, &lst) {
                     (Some(s), _) => s.clone(),
                     (None, Some(cur)) => cur.lnk_target.clone().unwrap_or_default(),
@@ -652,6 +699,16 @@ impl Task {
                         }
                     }
                     state_change(&mut before, &mut after, prev, state.name());
+                    // A link pointed elsewhere: the diff says from where.
+                    if let Some(old) = lst
+                        .as_ref()
+                        .filter(|c| c.is_link())
+                        .and_then(|c| c.lnk_target.clone())
+                        .filter(|old| *old != src)
+                    {
+                        before.insert("src".into(), json!(old));
+                        after.insert("src".into(), json!(src));
+                    }
                     if require_src {
                         steps.push(Step::RequireSrc(abs_src.clone()));
                     }
@@ -661,12 +718,23 @@ impl Task {
                         Step::Hardlink
                     });
                     changes.push(format!("link {path} -> {src}"));
+                    // With `follow` (the default) the attributes go to
+                    // what the link points at, as Ansible's chmod follows.
                     if !self.want.is_empty() {
-                        steps.push(Step::Attrs { follow: false });
+                        steps.push(Step::Attrs {
+                            follow: self.follow && state == State::Link,
+                        });
                     }
                 } else if let Some(cur) = &lst {
+                    let target = if state == State::Link && self.follow {
+                        host.stat(path, &StatOpts::follow()).await?
+                    } else {
+                        None
+                    };
                     let target_delta = if state == State::Hard {
                         self.want.delta(cur)
+                    } else if let Some(t) = &target {
+                        self.want.delta(t)
                     } else {
                         // owner/group of the link itself (lchown)
                         Want {
@@ -676,7 +744,9 @@ impl Task {
                         .delta(cur)
                     };
                     if !target_delta.is_empty() {
-                        steps.push(Step::Attrs { follow: false });
+                        steps.push(Step::Attrs {
+                            follow: target.is_some(),
+                        });
                         changes.extend(target_delta.lines(path));
                     }
                     delta = target_delta;
@@ -689,6 +759,27 @@ impl Task {
         }
         for (k, v) in &delta.after {
             after.insert(k.clone(), v.clone());
+        }
+        // Times that will be set show in the diff, as Ansible's does.
+        if let Some(cur) = &st
+            && steps.iter().any(|s| matches!(s, Step::Touch { .. }))
+        {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default();
+            for (key, want, cur) in [
+                ("mtime", self.mtime, cur.mtime),
+                ("atime", self.atime, cur.atime),
+            ] {
+                let new = match want {
+                    Some(TimeSpec::At(x)) if (x - cur).abs() >= 1.0 => x,
+                    Some(TimeSpec::Now) => now,
+                    _ => continue,
+                };
+                before.insert(key.into(), json!(cur));
+                after.insert(key.into(), json!(new));
+            }
         }
         let diff = Delta { before, after };
         Ok((steps, changes, diff, result))
@@ -706,8 +797,14 @@ impl Task {
 #[async_trait]
 impl Prepared for Task {
     async fn check(&self, host: &dyn HostRead) -> Result<Plan, ModuleError> {
-        let (steps, changes, diff, result) = self.plan(host).await?;
+        let (steps, changes, diff, mut result) = self.plan(host).await?;
         if steps.is_empty() {
+            // Ansible's file module reports its diff dicts (at least the
+            // path) even when nothing changes.
+            result.insert(
+                "diff".into(),
+                json!({"before": diff.before, "after": diff.after}),
+            );
             return Ok(Plan::InSync { result });
         }
         self.stash.put(steps);
@@ -728,6 +825,7 @@ impl Prepared for Task {
             .ok_or_else(|| ModuleError::failed("file: apply without a check"))?;
         let attrs = self.want.attrs();
         let src = self.src.clone().unwrap_or_default();
+        let mut created = false;
         for step in steps {
             match step {
                 Step::Remove => {
@@ -738,10 +836,18 @@ impl Prepared for Task {
                 }
                 Step::Touch { create, m, a } => {
                     host.touch(&self.path, m, a, self.follow, create).await?;
+                    created = create;
                 }
                 Step::Attrs { follow } => {
-                    host.set_attrs(&self.path, &attrs, follow, self.recurse)
-                        .await?;
+                    let set = host
+                        .set_attrs(&self.path, &attrs, follow, self.recurse)
+                        .await;
+                    // A file this task just created is removed again when
+                    // its attributes cannot be set, as Ansible's touch does.
+                    if set.is_err() && created {
+                        let _ = host.remove(&self.path).await;
+                    }
+                    set?;
                 }
                 Step::RequireSrc(abs_src) => {
                     if host.stat(&abs_src, &StatOpts::follow()).await?.is_none() {

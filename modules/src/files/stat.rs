@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::attrs::mode_str;
 use crate::fs::{ChecksumAlgo, FileKind, FileStat, StatOpts};
 use crate::host::{Host, HostRead};
 use crate::module::{Args, Module, ModuleError, ParamError, Prepared};
@@ -168,7 +167,8 @@ pub fn stat_dict(path: &str, st: &FileStat) -> Map<String, Value> {
     let mut d = Map::new();
     d.insert("exists".into(), json!(true));
     d.insert("path".into(), json!(path));
-    d.insert("mode".into(), json!(mode_str(m)));
+    // stat's own `'%04o'` (`1444`), unlike the file modules' `'0%03o'`.
+    d.insert("mode".into(), json!(format!("{:04o}", m & 0o7777)));
     d.insert("isdir".into(), json!(k == FileKind::Directory));
     d.insert("ischr".into(), json!(k == FileKind::Char));
     d.insert("isblk".into(), json!(k == FileKind::Block));

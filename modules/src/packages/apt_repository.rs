@@ -340,6 +340,7 @@ impl Prepared for Prep {
         let diff = edits
             .iter()
             .map(|(p, before, after)| Diff {
+                data: None,
                 before_header: Some(p.clone()),
                 after_header: Some(p.clone()),
                 before: before.clone().unwrap_or_default(),

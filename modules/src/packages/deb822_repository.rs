@@ -427,6 +427,7 @@ impl Prepared for Prep {
         Ok(Plan::Change {
             changes: vec![change],
             diff: vec![Diff {
+                data: None,
                 before_header: Some(self.dest.clone()),
                 after_header: Some(self.dest.clone()),
                 before: current.unwrap_or_default(),

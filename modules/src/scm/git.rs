@@ -407,6 +407,7 @@ impl Prepped {
             return Ok(Plan::Change {
                 changes: vec![format!("clone {} into {} at {after}", self.repo, self.dest)],
                 diff: vec![Diff {
+                    data: None,
                     before: String::new(),
                     after: format!("{after}\n"),
                     ..Diff::default()
@@ -459,6 +460,7 @@ impl Prepped {
         Ok(Plan::Change {
             changes,
             diff: vec![Diff {
+                data: None,
                 before: format!("{before}\n"),
                 after: format!("{after_shown}\n"),
                 ..Diff::default()
@@ -678,6 +680,7 @@ impl Prepared for Prepped {
         Ok(Applied {
             changed: true,
             diff: vec![Diff {
+                data: None,
                 before: if before_s.is_empty() {
                     String::new()
                 } else {

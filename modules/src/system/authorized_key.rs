@@ -504,6 +504,7 @@ impl Prepared for Task {
         }
         let diff = if content_change {
             vec![Diff {
+                data: None,
                 before_header: Some(path.clone()),
                 after_header: Some(path.clone()),
                 before,

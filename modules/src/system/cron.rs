@@ -554,6 +554,7 @@ impl Task {
                 if self.env { "variable" } else { "job" },
             )],
             diff: vec![Diff {
+                data: None,
                 before_header: Some(header.clone()),
                 after_header: Some(header),
                 before,

@@ -194,6 +194,7 @@ impl Prepared for Task {
         Ok(Plan::Change {
             changes,
             diff: vec![Diff {
+                data: None,
                 before_header: None,
                 after_header: None,
                 before: format!("hostname = {current}\n"),

@@ -377,6 +377,7 @@ impl Prepared for Task {
                 self.name
             )],
             diff: vec![Diff {
+                data: None,
                 before_header: Some(path.clone()),
                 after_header: Some(path),
                 before,

@@ -439,6 +439,7 @@ impl Prepared for Task {
         }
         let diff = match &planned.fstab {
             Some(after) => vec![Diff {
+                data: None,
                 before_header: Some(self.fstab.clone()),
                 after_header: Some(self.fstab.clone()),
                 before,

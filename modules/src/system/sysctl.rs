@@ -324,6 +324,7 @@ impl Prepared for Task {
         });
         let diff = if write_file {
             vec![Diff {
+                data: None,
                 before_header: Some(self.file.clone()),
                 after_header: Some(self.file.clone()),
                 before,
