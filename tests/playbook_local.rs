@@ -1829,3 +1829,55 @@ fn removing_a_directory_lists_its_content_in_the_diff() {
     assert_eq!(r.code, Some(0), "{}", r.both());
     assert!(p.path("tree/sub/f").exists());
 }
+
+#[test]
+fn assert_takes_a_list_variable_and_refuses_its_unsafe_items() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  vars:
+    good: [1 == 1, '{{ 2 > 1 }}']
+    tainted: [true, !unsafe 1 == 0]
+  tasks:
+    - assert: {that: '{{ good }}'}
+    - assert: {that: '{{ tainted }}'}
+      register: r
+      ignore_errors: true
+    - debug: msg=never
+      when: !unsafe 1 == 1
+      register: w
+      ignore_errors: true
+    - assert:
+        that:
+          - r is failed
+          - r.msg is contains 'untrusted template or expression'
+          - w is failed
+          - w.msg is contains 'untrusted template or expression'
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn template_lookup_turns_a_dict_literal_into_data() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  vars:
+    data: "{{ lookup('template', 'dict.j2') }}"
+    text: "{{ lookup('template', 'dict.j2', convert_data=False) }}"
+  tasks:
+    - assert:
+        that:
+          - data['foo'] == 'bar'
+          - text is string
+"#,
+    );
+    p.write(
+        "templates/dict.j2",
+        "{% macro m() %}{{ {\"foo\": \"bar\"} }}{% endmacro %}\n{{ m() }}\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}

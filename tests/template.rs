@@ -280,6 +280,14 @@ fn conditionals() {
             .msg,
         "'yy' is undefined"
     );
+    // A test that swallows an undefined operand into a boolean still
+    // reports it when rendered.
+    let err = tp.render(&json!("{{ 'x' in nope }}"), &sc).unwrap_err();
+    assert_eq!(err.msg, "'nope' is undefined");
+    assert_eq!(
+        tp.render(&json!("{{ nope is defined }}"), &sc).unwrap(),
+        json!(false)
+    );
     // A template computing a string is not evaluated as an expression.
     let err = tp.eval_bool("{{ '1 == 1' }}", &sc).unwrap_err();
     assert!(
@@ -375,6 +383,30 @@ fn render_file_options() {
     assert_eq!(
         tp.render_file("a\nb\n", "x", &sc, &opts).unwrap(),
         "a\r\nb\r\n"
+    );
+    // A `#jinja2:` first line overrides the options for that file.
+    assert_eq!(
+        tp.render_file(
+            "#jinja2: line_statement_prefix: ':', trim_blocks: False\n: if true\nyes\n: endif\n",
+            "x",
+            &sc,
+            &FileOptions::default()
+        )
+        .unwrap(),
+        "yes\n"
+    );
+    let err = tp
+        .render_file(
+            "#jinja2: lstrip_blocks=True\nx\n",
+            "x",
+            &sc,
+            &FileOptions::default(),
+        )
+        .unwrap_err();
+    assert!(
+        err.msg.contains("Missing key-value separator"),
+        "{}",
+        err.msg
     );
     let opts = FileOptions {
         keep_trailing_newline: false,

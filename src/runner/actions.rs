@@ -132,11 +132,21 @@ fn debug(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
 
 fn assert(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
     let templar = &hc.pc.run.templar;
-    let that: Vec<Value> = match t.args.get("that") {
+    let mut that: Vec<Value> = match t.args.get("that") {
         Some(Value::Array(a)) => a.clone(),
         Some(other) => vec![other.clone()],
         None => return Outcome::failed("conditional required in \"that\" string"),
     };
+    // `that: '{{ list_var }}'`: the list's items are the conditions, as in
+    // Ansible; a `!unsafe` item stays marked and is refused below.
+    if let [Value::String(s)] = that.as_slice()
+        && let Some(name) = crate::template::single_expr(s).map(str::trim)
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && let Some(var) = scope.get_raw(name)
+        && let Value::Array(items) = var.value
+    {
+        that = items;
+    }
     let render_msg = |key: &str| -> Option<Value> {
         t.args
             .get(key)
@@ -151,6 +161,14 @@ fn assert(hc: &HostCtx, t: &Task, scope: &Scope) -> Outcome {
         let (expr, ok) = match cond {
             Value::Bool(b) => (cond.to_string(), Ok(*b)),
             Value::String(s) => (s.clone(), templar.eval_bool(s, scope)),
+            Value::Object(m) if m.contains_key(crate::template::UNSAFE_KEY) => (
+                m.get(crate::template::UNSAFE_KEY)
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .unwrap_or_default(),
+                Err(crate::template::TemplateError::new(
+                    crate::template::UNTRUSTED.to_string(),
+                )),
+            ),
             other => (
                 other.to_string(),
                 Ok(tutti_modules::params::to_bool(other).unwrap_or(false)),

@@ -232,12 +232,25 @@ pub async fn template(
     // A play, task or host variable `ansible_managed` wins over the
     // configured string, as in Ansible.
     if s.get_raw("ansible_managed").is_none() {
-        let managed = run
+        let configured = run
             .session
             .config
             .get("defaults", "ansible_managed", "ANSIBLE_MANAGED")
             .unwrap_or_else(|| "Ansible managed".into());
-        set(&mut s, "ansible_managed", Value::String(managed));
+        let mtime = std::fs::metadata(&abs)
+            .and_then(|m| m.modified())
+            .map(chrono::DateTime::<chrono::Local>::from)
+            .unwrap_or_else(|_| chrono::Local::now());
+        let managed = ansible_managed(&configured, mtime);
+        // Configuration is trusted: a template in it renders when the
+        // variable is used, as in Ansible.
+        s.set(
+            "ansible_managed",
+            Var {
+                value: Value::String(managed),
+                trusted: true,
+            },
+        );
     }
     let name = abs.to_string_lossy().into_owned();
     let rendered = match run.templar.render_file(&source, &name, &s, &opts) {
@@ -448,4 +461,64 @@ fn plaintext(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>, String> {
         .and_then(|t| crate::vault::decrypt_global(t).map_err(|e| e.to_string()))
         .map(String::into_bytes)
         .map_err(|e| format!("{e} for {}", path.display()))
+}
+
+/// Ansible's `ansible_managed` string: `{file}`, `{host}`, `{uid}` become
+/// the expressions `{{ template_path }}`, `{{ template_host }}`,
+/// `{{ template_uid }}` (Python's `str.format`, so `{{` is a literal
+/// brace), never the values themselves, so a file name cannot inject a
+/// template; then the template file's modification time goes through
+/// `strftime`.
+fn ansible_managed(configured: &str, mtime: chrono::DateTime<chrono::Local>) -> String {
+    let mut out = String::new();
+    let mut rest = configured;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        let field = [
+            ("{file}", "{{ template_path }}"),
+            ("{host}", "{{ template_host }}"),
+            ("{uid}", "{{ template_uid }}"),
+        ]
+        .into_iter()
+        .find(|(f, _)| tail.starts_with(f));
+        match field {
+            Some((f, expr)) => {
+                out.push_str(expr);
+                rest = &tail[f.len()..];
+            }
+            None => {
+                out.push_str(&tail[..1]);
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    // An unknown `%` directive would make chrono's formatter fail: then
+    // the text stays as it is.
+    let mut timed = String::new();
+    use std::fmt::Write as _;
+    match write!(timed, "{}", mtime.format(&out)) {
+        Ok(()) => timed,
+        Err(_) => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansible_managed_formats_like_python() {
+        let t = chrono::TimeZone::with_ymd_and_hms(&chrono::Local, 2024, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(
+            ansible_managed("m: {file} %Y by {uid} on {host} {{x}}", t),
+            "m: {{ template_path }} 2024 by {{ template_uid }} on {{ template_host }} {x}"
+        );
+    }
 }

@@ -727,7 +727,13 @@ fn run(ctx: &Arc<Ctx>, name: &str, terms: &[Value], kw: &KwMap) -> Result<Vec<Va
                     .templar
                     .render_file(&text, &t, &scope, &super::FileOptions::default())
                     .map_err(|e| err(e.msg))?;
-                out.push(Value::from(rendered));
+                // `convert_data` (default on): text that is a dict or list
+                // literal becomes that data, as Ansible's native types do.
+                let convert = kw.get("convert_data").is_none_or(|v| v.is_true());
+                match convert.then(|| literal_data(&rendered)).flatten() {
+                    Some(v) => out.push(super::scope::json_to_value(&v)),
+                    None => out.push(Value::from(rendered)),
+                }
             }
             out
         }
@@ -986,6 +992,27 @@ pub fn lookup_loop(
     let results = run(&ctx, name, &term_values, &KwMap::new())
         .map_err(|e| TemplateError::new(e.detail().unwrap_or_default()))?;
     Ok(results.iter().map(to_j).collect())
+}
+
+/// A `{...}` or `[...]` literal (JSON, or Python's repr with quotes of
+/// either kind, read as YAML flow) as data; anything else is text.
+fn literal_data(text: &str) -> Option<serde_json::Value> {
+    let t = text.trim();
+    let bracketed =
+        (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'));
+    if !bracketed {
+        return None;
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(t) {
+        return Some(v);
+    }
+    let src = crate::diagnostic::Source::new("<template result>", t);
+    let v = crate::yaml::load(&src).ok()?.node.to_json();
+    matches!(
+        v,
+        serde_json::Value::Object(_) | serde_json::Value::Array(_)
+    )
+    .then_some(v)
 }
 
 #[cfg(test)]

@@ -41,6 +41,75 @@ pub const OMIT_PREFIX: &str = "__omit_place_holder__";
 /// nested inside otherwise trusted data.
 pub const UNSAFE_KEY: &str = "__tutti_unsafe__";
 
+/// The `#jinja2:` first line of a template file: the rest of the
+/// template and the options it sets, as Ansible reads it.
+fn jinja2_header<'t>(
+    source: &'t str,
+    base: &FileOptions,
+) -> Result<Option<(&'t str, FileOptions)>, TemplateError> {
+    const MARK: &str = "#jinja2:";
+    let Some(after) = source.strip_prefix(MARK) else {
+        return Ok(None);
+    };
+    let Some((line, rest)) = after.split_once('\n') else {
+        return Err(TemplateError::new(format!(
+            "Missing newline after '{MARK}' override."
+        )));
+    };
+    let mut o = base.clone();
+    for pair in line.split(',') {
+        if pair.trim().is_empty() {
+            return Err(TemplateError::new(format!(
+                "Empty '{MARK}' override pair not allowed."
+            )));
+        }
+        let Some((key, val)) = pair.split_once(':') else {
+            return Err(TemplateError::new(format!(
+                "Missing key-value separator `:` in '{MARK}' override pair '{pair}'."
+            )));
+        };
+        let key = key.trim();
+        let val = val.trim();
+        let bad =
+            || TemplateError::new(format!("Invalid '{MARK}' override value {val} for {key}."));
+        let boolean = || match val {
+            "True" | "true" => Ok(true),
+            "False" | "false" => Ok(false),
+            _ => Err(bad()),
+        };
+        let string = || {
+            let b = val.as_bytes();
+            if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+                Ok(val[1..val.len() - 1].to_string())
+            } else {
+                Err(bad())
+            }
+        };
+        match key {
+            "trim_blocks" => o.trim_blocks = boolean()?,
+            "lstrip_blocks" => o.lstrip_blocks = boolean()?,
+            "keep_trailing_newline" => o.keep_trailing_newline = boolean()?,
+            "newline_sequence" => {
+                o.newline_sequence = string()?.replace("\\r", "\r").replace("\\n", "\n")
+            }
+            "block_start_string" => o.block_start_string = Some(string()?),
+            "block_end_string" => o.block_end_string = Some(string()?),
+            "variable_start_string" => o.variable_start_string = Some(string()?),
+            "variable_end_string" => o.variable_end_string = Some(string()?),
+            "comment_start_string" => o.comment_start_string = Some(string()?),
+            "comment_end_string" => o.comment_end_string = Some(string()?),
+            "line_statement_prefix" => o.line_statement_prefix = Some(string()?),
+            "line_comment_prefix" => o.line_comment_prefix = Some(string()?),
+            _ => {
+                return Err(TemplateError::new(format!(
+                    "Invalid '{MARK}' override key '{key}'."
+                )));
+            }
+        }
+    }
+    Ok(Some((rest, o)))
+}
+
 /// Splits `expr` at `and` outside brackets and quotes; an expression with
 /// a top-level `or` (lower precedence) is returned whole.
 fn split_top_level_and(expr: &str) -> Vec<&str> {
@@ -215,6 +284,8 @@ pub struct FileOptions {
     pub comment_start_string: Option<String>,
     pub comment_end_string: Option<String>,
     pub keep_trailing_newline: bool,
+    pub line_statement_prefix: Option<String>,
+    pub line_comment_prefix: Option<String>,
 }
 
 impl Default for FileOptions {
@@ -230,6 +301,8 @@ impl Default for FileOptions {
             comment_start_string: None,
             comment_end_string: None,
             keep_trailing_newline: true,
+            line_statement_prefix: None,
+            line_comment_prefix: None,
         }
     }
 }
@@ -328,7 +401,7 @@ fn default_syntax() -> SyntaxConfig {
 /// newline, as in Ansible) unless `{{-`/`-}}` ask for it to be stripped.
 /// The scan skips string literals and brackets, so `{{ {'a': {'b': 1}} }}`
 /// counts as one expression.
-fn single_expr(s: &str) -> Option<&str> {
+pub fn single_expr(s: &str) -> Option<&str> {
     let mut t = s;
     let lead = t.trim_start();
     if lead.starts_with("{{-") {
@@ -424,6 +497,15 @@ impl Templar {
         };
         match result {
             Ok(v) if v.is_undefined() => Err(self.describe_undefined_result(s, ctx)),
+            // A test or comparison swallows an undefined operand into a
+            // boolean (`{{ 'x' in missing }}`); Ansible reports it.
+            Ok(v)
+                if v.kind() == ValueKind::Bool
+                    && let Some(expr) = single_expr(s)
+                    && let Err(e) = self.check_undefined(expr, ctx) =>
+            {
+                Err(e)
+            }
             Ok(v) => match value_error(&v) {
                 Some(e) => Err(self.convert_err(&e, s, ctx)),
                 None => Ok(v),
@@ -552,10 +634,15 @@ impl Templar {
         if let Some(e) = value_error(&v) {
             return Err(self.convert_err(&e, expr, ctx));
         }
-        // Ansible errors on any use of an undefined variable, even where
-        // Jinja would be lenient (`not missing`, `missing == 1`). A missing
-        // name is fine only if the expression guards it somewhere.
-        // `a and b`: a false `a` means `b` was never looked at.
+        self.check_undefined(expr, ctx)?;
+        Ok(v)
+    }
+
+    /// Ansible errors on any use of an undefined variable, even where
+    /// Jinja is lenient (`not missing`, `'x' in missing`), unless the
+    /// expression guards it; in `a and b`, a false `a` means `b` was never
+    /// looked at.
+    fn check_undefined(&self, expr: &str, ctx: &Arc<Ctx>) -> Result<(), TemplateError> {
         for part in self.reached_conjuncts(expr, ctx) {
             let Ok(compiled) = self.inner.env.compile_expression(part) else {
                 continue;
@@ -566,7 +653,7 @@ impl Templar {
                 }
             }
         }
-        Ok(v)
+        Ok(())
     }
 
     /// The top-level `and` operands of `expr` that evaluation reaches (up
@@ -618,6 +705,12 @@ impl Templar {
         opts: &FileOptions,
     ) -> Result<String, TemplateError> {
         let source = text.replace("\r\n", "\n");
+        // A first line `#jinja2: key: value, ...` overrides the options.
+        let (source, header_opts) = match jinja2_header(&source, opts)? {
+            Some((rest, o)) => (rest.to_string(), o),
+            None => (source, opts.clone()),
+        };
+        let opts = &header_opts;
         // A template that loads others gets an environment of its own:
         // minijinja caches loaded templates by name, and `bar` beside this
         // template is not `bar` beside the next.
@@ -695,6 +788,8 @@ impl Templar {
             .trim_blocks(opts.trim_blocks)
             .lstrip_blocks(opts.lstrip_blocks)
             .keep_trailing_newline(opts.keep_trailing_newline)
+            .line_statement_prefix(opts.line_statement_prefix.clone().unwrap_or_default())
+            .line_comment_prefix(opts.line_comment_prefix.clone().unwrap_or_default())
             .build()
             .map_err(|e| TemplateError::new(format!("invalid template delimiters: {e}")))?;
         let env = Arc::new(build_env(syntax));
