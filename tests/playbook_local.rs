@@ -1881,3 +1881,96 @@ fn template_lookup_turns_a_dict_literal_into_data() {
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
 }
+
+#[test]
+fn a_handler_name_that_cannot_render_is_unusable_and_said_so() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - include_role: {name: r}
+"#,
+    );
+    p.write(
+        "roles/r/tasks/main.yml",
+        "- command: \"true\"\n  notify: handler with myvar\n",
+    )
+    .write(
+        "roles/r/handlers/main.yml",
+        "- name: handler with {{ nope_var }}\n  debug: msg=never\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(1), "{}", r.both());
+    assert!(
+        r.stderr
+            .contains("[WARNING]: Handler 'handler with {{ nope_var }}' is unusable"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("The requested handler 'handler with myvar' was not found"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("never"), "{}", r.stdout);
+}
+
+#[test]
+fn roles_cannot_be_handlers() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: h
+  handlers:
+    - name: h
+      include_role: {name: whatever}
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(4), "{}", r.both());
+    assert!(
+        r.stderr
+            .contains("Using 'include_role' as a handler is not supported."),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn tasks_a_handler_includes_are_not_handlers_themselves() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: inc
+    - meta: flush_handlers
+    - command: "true"
+      notify: from_include
+  handlers:
+    - name: inc
+      include_tasks: h.yml
+"#,
+    );
+    p.write(
+        "h.yml",
+        "- name: from_include\n  debug: msg=I-was-included\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(1), "{}", r.both());
+    assert_eq!(
+        r.stdout.matches("I-was-included").count(),
+        1,
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr
+            .contains("The requested handler 'from_include' was not found"),
+        "{}",
+        r.stderr
+    );
+}

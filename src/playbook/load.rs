@@ -408,7 +408,10 @@ fn parse_play(
     let tasks = section("tasks")?;
     let post_tasks = section("post_tasks")?;
     let handlers = match n.get("handlers") {
-        Some(list) => flatten_handlers(parse_steps(file, list, &kw, None, warnings)?),
+        Some(list) => {
+            refuse_role_handlers(file, list)?;
+            flatten_handlers(parse_steps(file, list, &kw, None, warnings)?)
+        }
         None => Vec::new(),
     };
     let mut handlers = handlers;
@@ -494,6 +497,8 @@ fn static_role_handlers(steps: &[Step], dir: &Path, warnings: &mut Vec<String>) 
                 }
                 let seen = crate::roles::Seen::default();
                 if let Ok(l) = crate::roles::load(&spec, &t.kw, dir, &seen, warnings, 0) {
+                    // Roles the included role imports bring handlers too.
+                    out.extend(pending_handlers().drain(..));
                     out.extend(l.handlers);
                 }
             }
@@ -534,6 +539,29 @@ fn parse_vars_prompt(file: &File, n: Option<&Node>) -> Result<Vec<VarsPrompt>, D
     Ok(out)
 }
 
+/// `include_role`/`import_role` cannot be handlers (Ansible refuses them
+/// when loading).
+fn refuse_role_handlers(file: &File, list: &Node) -> Result<(), Diagnostic> {
+    for item in list.as_seq().unwrap_or_default() {
+        for (k, _) in item.as_map().into_iter().flatten() {
+            let key = k.key_string();
+            let short = keywords::short_name(&key);
+            if matches!(short, "include_role" | "import_role") {
+                return Err(file.err(
+                    item,
+                    format!("Using '{short}' as a handler is not supported."),
+                ));
+            }
+            if matches!(key.as_str(), "block" | "rescue" | "always")
+                && let Some(inner) = item.get(&key)
+            {
+                refuse_role_handlers(file, inner)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Handlers may be written inside blocks; they run as a flat list.
 fn flatten_handlers(steps: Vec<Step>) -> Vec<Arc<Task>> {
     let mut out = Vec::new();
@@ -565,7 +593,16 @@ pub fn set_error_on_missing_handler(on: bool) {
     ERROR_ON_MISSING_HANDLER.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+pub fn error_on_missing_handler() -> bool {
+    ERROR_ON_MISSING_HANDLER.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 fn check_notify(file: &File, play: &Play, warnings: &mut Vec<String>) -> Result<(), Diagnostic> {
+    // With a handler that includes tasks, whether a name is missing shows
+    // only when it is notified (the run reports it then, as Ansible does).
+    if play.handlers.iter().any(|h| h.action == "include_tasks") {
+        return Ok(());
+    }
     let known = |name: &str| play.handlers.iter().any(|h| handler_answers_to(h, name));
     let mut stack: Vec<&Step> = play
         .pre_tasks

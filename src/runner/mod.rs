@@ -57,6 +57,8 @@ pub struct Run {
     pub fact_cache: fact_cache::FactCache,
     /// The playbook file being run (for `playbook_dir`).
     pub playbook_dir: std::sync::Mutex<PathBuf>,
+    /// Warnings already given, for those Ansible gives once per run.
+    warned: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Run {
@@ -82,7 +84,20 @@ impl Run {
             errored: AtomicBool::new(false),
             fact_cache,
             playbook_dir: std::sync::Mutex::new(PathBuf::new()),
+            warned: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
+    }
+
+    /// Warns once per run about the same thing.
+    pub fn warn_once(&self, msg: impl Into<String>) {
+        let msg = msg.into();
+        let first = match self.warned.lock() {
+            Ok(mut w) => w.insert(msg.clone()),
+            Err(p) => p.into_inner().insert(msg.clone()),
+        };
+        if first {
+            self.warn(msg);
+        }
     }
 
     pub fn emit(&self, ev: PlaybookEvent) {

@@ -988,6 +988,14 @@ fn report(
                                 .as_ref()
                                 .is_some_and(|role| format!("{role} : {r}") == n)
                     }
+                    Err(e) if h.listen.is_empty() => {
+                        run.warn_once(format!(
+                            "Handler '{hn}' is unusable because it has no listen topics and \
+                             the name could not be templated (host-specific variables are not \
+                             supported in handler names). The error was: {e}"
+                        ));
+                        false
+                    }
                     _ => false,
                 }
             }
@@ -1012,6 +1020,7 @@ fn report(
     let mut called = std::collections::HashSet::new();
     for n in &notify_names {
         let own = |sec: &[Arc<Task>]| sec.first().is_some_and(|h| h.role == t.role);
+        let mut found = false;
         if let Some(h) = sections
             .iter()
             .rev()
@@ -1020,12 +1029,27 @@ fn report(
             .find_map(|sec| sec.iter().find(|h| named(h, n)))
         {
             called.insert(h.id);
+            found = true;
         }
         for h in handlers
             .iter()
             .filter(|h| crate::playbook::load::handler_listens(h, n))
         {
             called.insert(h.id);
+            found = true;
+        }
+        // A name known only now (templated, or from a role included at
+        // run time) that no handler answers to: Ansible's error, or its
+        // warning with error_on_missing_handler off.
+        if !found {
+            let msg = format!(
+                "The requested handler '{n}' was not found in either the main handlers list nor in the listening handlers list"
+            );
+            if crate::playbook::load::error_on_missing_handler() {
+                run.fail(msg);
+            } else {
+                run.warn_once(msg);
+            }
         }
     }
     let handler_ids: Vec<(usize, String)> = handlers
