@@ -153,17 +153,15 @@ async fn run_action(cli: &AdhocCli, session: Session, action: &str) -> Result<u8
     }]);
     let cwd = std::env::current_dir()
         .map_err(|e| Diagnostic::error(format!("cannot read the working directory: {e}")))?;
-    let dir = std::env::temp_dir().join(format!("tutti-adhoc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("adhoc.yml"), play.to_string()))
-        .map_err(|e| Diagnostic::error(format!("cannot write the ad-hoc play: {e}")))?;
     let mut warnings = session.warnings.clone();
     crate::playbook_cmd::apply_roles_path(&session);
-    let loaded = crate::playbook::load::load_playbook(&dir.join("adhoc.yml"), &mut warnings);
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut book = loaded?;
-    book.path = cwd.join("adhoc");
-    crate::roles::set_playbook_dir(&cwd);
+    // The play stands in the working directory (never written there): roles,
+    // files and templates are found from it, as Ansible's ad-hoc does.
+    let book = crate::playbook::load::load_playbook_text(
+        &cwd.join("ansible-adhoc.yml"),
+        &play.to_string(),
+        &mut warnings,
+    )?;
     let opts = crate::runner::RunOptions {
         check: cli.connect.check,
         diff: cli.connect.diff,

@@ -1455,6 +1455,9 @@ fn handlers_may_include_tasks() {
         "{}",
         r.stdout
     );
+    // What a handler includes runs as handlers.
+    assert!(r.stdout.contains("RUNNING HANDLER [debug]"), "{}", r.stdout);
+    assert!(!r.stdout.contains("TASK [debug]"), "{}", r.stdout);
 }
 
 #[test]
@@ -1973,4 +1976,206 @@ fn tasks_a_handler_includes_are_not_handlers_themselves() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn meta_tasks_show_their_banner_and_say_what_they_did_at_vv() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - meta: noop
+    - command: "true"
+      notify: noop_handler
+    - meta: flush_handlers
+  handlers:
+    - name: noop_handler
+      meta: noop
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(
+        r.stdout.matches("\nTASK [meta] *").count(),
+        2,
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\nRUNNING HANDLER [noop_handler] *"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("META:"), "{}", r.stdout);
+    let r = p.playbook("inv.ini", "site.yml", &["-vv"]);
+    assert_eq!(r.stdout.matches("META: noop").count(), 2, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("META: triggered running handlers for alpha"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn force_handlers_runs_what_a_handler_includes() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: h
+    - fail: msg=expected
+  handlers:
+    - name: h
+      include_tasks: h.yml
+"#,
+    );
+    p.write("h.yml", "- debug: msg=included-handler-ran\n");
+    let r = p.playbook("inv.ini", "site.yml", &["--force-handlers"]);
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    assert_eq!(
+        r.stdout.matches("included-handler-ran").count(),
+        1,
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn flush_handlers_cannot_be_a_handler() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: h
+  handlers:
+    - name: h
+      meta: flush_handlers
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(1), "{}", r.both());
+    assert!(
+        r.stderr
+            .contains("[ERROR]: flush_handlers cannot be used as a handler"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_false_when_skips_a_flush() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: h
+    - meta: flush_handlers
+      when: false
+    - debug: msg=after-skipped-flush
+  handlers:
+    - name: h
+      debug: msg=handler-ran
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    let after = r.stdout.find("after-skipped-flush").unwrap();
+    let ran = r.stdout.find("handler-ran").unwrap();
+    assert!(ran > after, "{}", r.stdout);
+}
+
+#[test]
+fn blocks_inside_handlers_are_refused() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - debug: msg=x
+  handlers:
+    - name: h
+      block:
+        - debug: msg=fine
+        - block:
+            - debug: msg=nested
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(4), "{}", r.both());
+    assert!(
+        r.stderr
+            .contains("Using a block as a handler is not supported."),
+        "{}",
+        r.stderr
+    );
+
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: h
+  handlers:
+    - name: h
+      include_tasks: hb.yml
+"#,
+    );
+    p.write("hb.yml", "- block:\n    - debug: msg=in-block\n");
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    assert!(
+        r.stdout
+            .contains("Using a block as a handler is not supported."),
+        "{}",
+        r.stdout
+    );
+    // Imported, it is refused when loading.
+    p.write(
+        "site.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - debug: msg=x\n  handlers:\n    - import_tasks: hb.yml\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(4), "{}", r.both());
+    assert!(
+        r.stderr
+            .contains("Using a block as a handler is not supported."),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn adhoc_include_role_runs_the_handlers_of_roles_it_includes() {
+    let p = project("");
+    p.write("roles/r1/tasks/main.yml", "- include_role:\n    name: r2\n")
+        .write("roles/r1/defaults/main.yml", "v: foo\n")
+        .write(
+            "roles/r2/tasks/main.yml",
+            "- command: \"true\"\n  notify: h\n",
+        )
+        .write(
+            "roles/r2/handlers/main.yml",
+            "- name: h\n  debug: msg=\"handler saw {{ v }}\"\n",
+        );
+    let out = p
+        .tutti()
+        .args([
+            "adhoc",
+            "alpha",
+            "-i",
+            "inv.ini",
+            "-m",
+            "include_role",
+            "-a",
+            "name=r1",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("\"msg\": \"handler saw foo\""), "{stdout}");
+    assert!(!p.path("ansible-adhoc.yml").exists());
 }

@@ -119,6 +119,8 @@ pub enum PlaybookEvent {
         handler: String,
         host: String,
     },
+    /// What a `meta` task did (`META: noop`, shown at `-vv`).
+    Meta(String),
     /// `NO MORE HOSTS LEFT`
     NoMoreHosts,
     Warning(String),

@@ -290,6 +290,17 @@ impl Human {
                     self.display(&mut out, Stream::Stdout, &msg, Some(C_VERBOSE));
                 }
             }
+            PlaybookEvent::Meta(msg) => {
+                if self.opts.verbosity > 1 {
+                    self.flush_banner(&mut out);
+                    self.display(
+                        &mut out,
+                        Stream::Stdout,
+                        &format!("META: {msg}"),
+                        Some(C_VERBOSE),
+                    );
+                }
+            }
             PlaybookEvent::NoMoreHosts => self.banner(&mut out, "NO MORE HOSTS LEFT"),
             PlaybookEvent::Warning(msg) => self.warning(&mut out, msg),
             PlaybookEvent::Deprecation(msg) => self.deprecation(&mut out, msg),

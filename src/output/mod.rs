@@ -205,6 +205,7 @@ fn emit_playbook(format: PlaybookFormat, human: &mut human::Human, ev: &events::
                 events::PlaybookEvent::Result(r) if r.item.is_none() || r.loop_summary => {
                     let mut result = r.result.clone();
                     result.remove("failed");
+                    result.retain(|k, _| !k.starts_with("_ansible_"));
                     // Like Ansible, `debug` shows only what it was asked to.
                     if r.action == "debug" && r.status == events::ResultStatus::Ok {
                         result.remove("changed");

@@ -47,17 +47,41 @@ impl File {
     }
 }
 
+/// Playbooks that exist only in memory (the one-task play of an ad-hoc
+/// engine action), by the path they stand at.
+static IN_MEMORY: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Loads playbook `text` as if it were the file at `path` (which need not
+/// exist): its directory is where roles, files and templates are found.
+pub fn load_playbook_text(
+    path: &Path,
+    text: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Playbook, Diagnostic> {
+    if let Ok(mut m) = IN_MEMORY.lock() {
+        m.push((path.to_path_buf(), text.to_string()));
+    }
+    load_playbook(path, warnings)
+}
+
 /// Reads and parses a YAML file.
 pub fn read_yaml(path: &Path) -> Result<(File, Node, Vec<String>), Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::parse(
-            format!(
-                "Unable to retrieve file contents\nCould not find or access '{}': {e}",
-                path.display()
-            ),
-            None,
-        )
-    })?;
+    let in_memory = IN_MEMORY
+        .lock()
+        .ok()
+        .and_then(|m| m.iter().find(|(p, _)| p == path).map(|(_, t)| t.clone()));
+    let text = in_memory
+        .map(Ok)
+        .unwrap_or_else(|| std::fs::read_to_string(path))
+        .map_err(|e| {
+            Diagnostic::parse(
+                format!(
+                    "Unable to retrieve file contents\nCould not find or access '{}': {e}",
+                    path.display()
+                ),
+                None,
+            )
+        })?;
     let src = Source::new(path.to_string_lossy().into_owned(), text);
     let loaded = yaml::load(&src)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -485,7 +509,21 @@ fn pending_handlers() -> std::sync::MutexGuard<'static, Vec<Arc<Task>>> {
 /// Handlers of roles named literally by `include_role` are known at load
 /// time, so `notify` can reach them like Ansible's public handlers.
 fn static_role_handlers(steps: &[Step], dir: &Path, warnings: &mut Vec<String>) -> Vec<Arc<Task>> {
+    role_handlers_within(steps, dir, warnings, 0)
+}
+
+/// Handlers of the roles `include_role` names in `steps`, and of the roles
+/// those include in turn (to a depth that stops a role including itself).
+fn role_handlers_within(
+    steps: &[Step],
+    dir: &Path,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Vec<Arc<Task>> {
     let mut out = Vec::new();
+    if depth > MAX_IMPORT_DEPTH {
+        return out;
+    }
     for s in steps {
         match s {
             Step::Task(t) if t.action == "include_role" => {
@@ -500,13 +538,14 @@ fn static_role_handlers(steps: &[Step], dir: &Path, warnings: &mut Vec<String>) 
                     // Roles the included role imports bring handlers too.
                     out.extend(pending_handlers().drain(..));
                     out.extend(l.handlers);
+                    out.extend(role_handlers_within(&l.steps, dir, warnings, depth + 1));
                 }
             }
             Step::Task(_) => {}
             Step::Block(b) => {
-                out.extend(static_role_handlers(&b.block, dir, warnings));
-                out.extend(static_role_handlers(&b.rescue, dir, warnings));
-                out.extend(static_role_handlers(&b.always, dir, warnings));
+                for part in [&b.block, &b.rescue, &b.always] {
+                    out.extend(role_handlers_within(part, dir, warnings, depth));
+                }
             }
         }
     }
@@ -542,7 +581,26 @@ fn parse_vars_prompt(file: &File, n: Option<&Node>) -> Result<Vec<VarsPrompt>, D
 /// `include_role`/`import_role` cannot be handlers (Ansible refuses them
 /// when loading).
 fn refuse_role_handlers(file: &File, list: &Node) -> Result<(), Diagnostic> {
+    refuse_in_handlers(file, list, false)
+}
+
+/// Also a block inside a handler block: a handler's `block` is only the
+/// implicit block every handler is.
+fn refuse_in_handlers(file: &File, list: &Node, nested: bool) -> Result<(), Diagnostic> {
     for item in list.as_seq().unwrap_or_default() {
+        if nested && item.get("block").is_some() {
+            return Err(file.err(item, "Using a block as a handler is not supported."));
+        }
+        // An imported file's tasks are handlers too.
+        if let Some(name) = ["import_tasks", "ansible.builtin.import_tasks"]
+            .iter()
+            .find_map(|k| item.get(k))
+            .and_then(Node::as_str)
+            .filter(|n| !has_template(n))
+            && let Ok((imported, root, _)) = read_yaml(&file.dir.join(name))
+        {
+            refuse_in_handlers(&imported, &root, true)?;
+        }
         for (k, _) in item.as_map().into_iter().flatten() {
             let key = k.key_string();
             let short = keywords::short_name(&key);
@@ -555,7 +613,7 @@ fn refuse_role_handlers(file: &File, list: &Node) -> Result<(), Diagnostic> {
             if matches!(key.as_str(), "block" | "rescue" | "always")
                 && let Some(inner) = item.get(&key)
             {
-                refuse_role_handlers(file, inner)?;
+                refuse_in_handlers(file, inner, true)?;
             }
         }
     }

@@ -38,6 +38,12 @@ pub struct HostState {
     /// Failures forgiven by `meta: clear_host_errors` (still in the recap,
     /// as in Ansible, but not in the exit code).
     pub cleared_failures: u32,
+    /// Running notified handlers under `--force-handlers`: what they
+    /// include runs even though the play was stopped.
+    pub forcing_handlers: bool,
+    /// Running what a handler included: its tasks are handlers too
+    /// (`RUNNING HANDLER [...]`).
+    pub in_handler: bool,
     /// The last failure happened in a task with `any_errors_fatal`.
     pub fatal: bool,
     /// The task and result of the last failure, for a `rescue` section.

@@ -217,15 +217,27 @@ async fn run_step_task(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
     run_task(hc, t, key, TaskKind::Task).await.flow
 }
 
+/// Tasks a handler included are handlers themselves.
+fn handler_kind(hc: &HostCtx, kind: TaskKind) -> TaskKind {
+    if hc.pc.run.states.with(&hc.host, |s| s.in_handler) {
+        TaskKind::Handler
+    } else {
+        kind
+    }
+}
+
 /// Waits for the scheduler, then runs the task.
 pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> Finished {
+    let kind = handler_kind(hc, kind);
     let banner = Banner {
         name: t.display_name(),
         kind,
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
-        shown: t.action != "meta",
-        forced: kind == TaskKind::Handler && hc.pc.force_handlers,
+        // Ansible shows explicit `meta` tasks' banners too.
+        shown: true,
+        forced: (kind == TaskKind::Handler && hc.pc.force_handlers)
+            || hc.pc.run.states.with(&hc.host, |s| s.forcing_handlers),
     };
     match hc.pc.gate.arrive(&hc.host, key, t.id, banner).await {
         Release::Go => task::run(hc, t, kind).await,
@@ -241,13 +253,15 @@ pub async fn run_task(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> 
 /// `include_tasks` / `include_role`: loads the file or role now, for this
 /// host (once per loop item), and walks it.
 async fn include(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> Flow {
+    let kind = handler_kind(hc, kind);
     let banner = Banner {
         name: t.display_name(),
         kind,
         path: format!("{}:{}", t.origin.file, t.origin.line),
         check_mode: hc.pc.check_mode,
         shown: true,
-        forced: false,
+        forced: (kind == TaskKind::Handler && hc.pc.force_handlers)
+            || hc.pc.run.states.with(&hc.host, |s| s.forcing_handlers),
     };
     match hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await {
         Release::Abort => return Flow::Stop,
@@ -277,6 +291,14 @@ async fn include(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> Flow 
             task::Include::Failed(flow) => return flow,
             task::Include::Loaded { steps, file } => (steps, file),
         };
+        // What a handler includes runs as handlers, and blocks cannot.
+        if kind == TaskKind::Handler && steps.iter().any(|s| matches!(s, Step::Block(_))) {
+            return task::report_failure(
+                hc,
+                t,
+                "Using a block as a handler is not supported.".into(),
+            );
+        }
         hc.pc.run.emit(PlaybookEvent::Included {
             file,
             hosts: vec![hc.host.clone()],
@@ -336,16 +358,26 @@ async fn meta(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
         "flush_handlers" => {
             // Every host meets here, then handlers run in order.
             let banner = Banner {
-                name: "meta: flush_handlers".into(),
+                name: t.display_name(),
                 kind: TaskKind::Task,
                 path: format!("{}:{}", t.origin.file, t.origin.line),
                 check_mode: hc.pc.check_mode,
-                shown: false,
+                shown: true,
                 forced: false,
             };
             if hc.pc.gate.arrive(&hc.host, key.clone(), t.id, banner).await == Release::Abort {
                 return Flow::Stop;
             }
+            // A false `when` skips the flush for this host.
+            match task::eval_conds(hc, &t.kw.when, &hc.scope_for(t)) {
+                Ok(None) => {}
+                Ok(Some(_)) => return Flow::Continue,
+                Err(e) => return task::report_failure(hc, t, e),
+            }
+            hc.pc.run.emit(PlaybookEvent::Meta(format!(
+                "triggered running handlers for {}",
+                hc.host
+            )));
             flush_handlers(hc, key).await
         }
         "end_play" | "end_batch" | "end_host" | "clear_host_errors" | "noop"
@@ -357,6 +389,19 @@ async fn meta(hc: &HostCtx, t: &Arc<Task>, key: Key) -> Flow {
             if done.status == ResultStatus::Skipped {
                 return Flow::Continue;
             }
+            // Ansible's words for what happened, shown at -vv.
+            let said = match what.as_str() {
+                "noop" => "noop".to_string(),
+                "clear_host_errors" => "cleared host errors".to_string(),
+                "clear_facts" => "facts cleared".to_string(),
+                "refresh_inventory" => "inventory successfully refreshed".to_string(),
+                "reset_connection" => "reset connection".to_string(),
+                "end_host" => format!("ending play for {}", hc.host),
+                "end_play" => "ending play".to_string(),
+                "end_batch" => "ending batch".to_string(),
+                _ => format!("ending role {}", t.role.as_deref().unwrap_or_default()),
+            };
+            hc.pc.run.emit(PlaybookEvent::Meta(said));
             match what.as_str() {
                 "end_play" | "end_batch" => {
                     hc.pc.ended_by_meta.store(true, Ordering::SeqCst);
@@ -407,11 +452,35 @@ pub async fn flush_handlers(hc: &HostCtx, key: Key) -> Flow {
             continue;
         }
         let k = with(&key, i as u32);
-        // A handler may include tasks or a role, as a task can.
+        // A handler may include tasks or a role, as a task can; under
+        // --force-handlers its tasks run as the handler itself does.
         let flow = if matches!(h.action.as_str(), "include_tasks" | "include_role") {
-            include(hc, h, k, TaskKind::Handler).await
+            let force = hc.pc.force_handlers;
+            hc.pc.run.states.with(&hc.host, |s| {
+                s.forcing_handlers = force;
+                s.in_handler = true;
+            });
+            let flow = include(hc, h, k, TaskKind::Handler).await;
+            hc.pc.run.states.with(&hc.host, |s| {
+                s.forcing_handlers = false;
+                s.in_handler = false;
+            });
+            flow
+        } else if h.action == "meta"
+            && h.args.get("_raw_params").and_then(Value::as_str) == Some("flush_handlers")
+        {
+            // Ansible refuses this one when it comes to run it.
+            hc.pc.run.fail("flush_handlers cannot be used as a handler");
+            Flow::Continue
         } else {
-            run_task(hc, h, k, TaskKind::Handler).await.flow
+            let done = run_task(hc, h, k, TaskKind::Handler).await;
+            if h.action == "meta" && done.status != ResultStatus::Skipped {
+                let what = h.args.get("_raw_params").and_then(Value::as_str);
+                hc.pc
+                    .run
+                    .emit(PlaybookEvent::Meta(what.unwrap_or("noop").to_string()));
+            }
+            done.flow
         };
         if flow != Flow::Continue {
             return flow;
