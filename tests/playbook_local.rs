@@ -2179,3 +2179,153 @@ fn adhoc_include_role_runs_the_handlers_of_roles_it_includes() {
     assert!(stdout.contains("\"msg\": \"handler saw foo\""), "{stdout}");
     assert!(!p.path("ansible-adhoc.yml").exists());
 }
+
+#[test]
+fn copy_a_directory_on_the_target_with_remote_src() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/src/sub", state: directory}
+    - file: {path: "{{ playbook_dir }}/src/empty", state: directory}
+    - copy: {content: "one\n", dest: "{{ playbook_dir }}/src/a.txt"}
+    - copy: {content: "two\n", dest: "{{ playbook_dir }}/src/sub/b.txt"}
+    - file: {src: a.txt, dest: "{{ playbook_dir }}/src/link.txt", state: link}
+    - copy: {src: "{{ playbook_dir }}/src/", dest: "{{ playbook_dir }}/contents/", remote_src: true}
+      register: contents
+    - copy: {src: "{{ playbook_dir }}/src/", dest: "{{ playbook_dir }}/links/", remote_src: true, local_follow: false}
+    - copy: {src: "{{ playbook_dir }}/src", dest: "{{ playbook_dir }}/whole/", remote_src: true}
+    - assert: {that: [contents is changed]}
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(common::project::read(&p.path("contents/a.txt")), "one\n");
+    assert_eq!(
+        common::project::read(&p.path("contents/sub/b.txt")),
+        "two\n"
+    );
+    assert!(p.path("contents/empty").is_dir());
+    // Symlinks are followed (copied as files) unless local_follow: false.
+    assert_eq!(common::project::read(&p.path("contents/link.txt")), "one\n");
+    assert!(!p.path("contents/link.txt").is_symlink());
+    assert_eq!(
+        std::fs::read_link(p.path("links/link.txt"))
+            .unwrap()
+            .to_str(),
+        Some("a.txt")
+    );
+    assert_eq!(
+        common::project::read(&p.path("whole/src/sub/b.txt")),
+        "two\n"
+    );
+    // In sync the second time.
+    std::fs::write(
+        p.path("site.yml"),
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {src: "{{ playbook_dir }}/src/", dest: "{{ playbook_dir }}/contents/", remote_src: true}
+      register: again
+    - assert: {that: [again is not changed]}
+"#,
+    )
+    .unwrap();
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn copy_keeps_symlinks_with_local_follow_false() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {src: tree, dest: "{{ playbook_dir }}/out/", local_follow: false}
+      register: first
+    - copy: {src: tree, dest: "{{ playbook_dir }}/out/", local_follow: false}
+      register: second
+    - assert: {that: [first is changed, second is not changed]}
+"#,
+    );
+    p.write("files/tree/real.txt", "real\n");
+    std::os::unix::fs::symlink("real.txt", p.path("files/tree/link.txt")).unwrap();
+    // Followed by default, except a dangling link and one that loops.
+    p.write("files/followed/sub/f.txt", "f\n");
+    std::os::unix::fs::symlink("nowhere", p.path("files/followed/dangling")).unwrap();
+    std::os::unix::fs::symlink("..", p.path("files/followed/sub/loop")).unwrap();
+    std::os::unix::fs::symlink("sub/f.txt", p.path("files/followed/tofile")).unwrap();
+    p.write(
+        "follow.yml",
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - copy: {src: followed, dest: \"{{ playbook_dir }}/out2/\"}\n",
+    );
+    let r = p.playbook("inv.ini", "follow.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(
+        common::project::read(&p.path("out2/followed/tofile")),
+        "f\n"
+    );
+    assert!(!p.path("out2/followed/tofile").is_symlink());
+    assert_eq!(
+        std::fs::read_link(p.path("out2/followed/dangling"))
+            .unwrap()
+            .to_str(),
+        Some("nowhere")
+    );
+    assert_eq!(
+        std::fs::read_link(p.path("out2/followed/sub/loop"))
+            .unwrap()
+            .to_str(),
+        Some("..")
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    let link = p.path("out/tree/link.txt");
+    assert_eq!(
+        std::fs::read_link(&link).unwrap().to_str(),
+        Some("real.txt")
+    );
+    assert_eq!(
+        common::project::read(&p.path("out/tree/real.txt")),
+        "real\n"
+    );
+}
+
+#[test]
+fn copying_a_vaulted_file_without_a_password_says_so() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {src: secret.txt, dest: "{{ playbook_dir }}/out.txt"}
+      register: r
+      ignore_errors: true
+    - assert:
+        that:
+          - r is failed
+          - r.msg.endswith('A vault password or secret must be specified to decrypt ' ~ playbook_dir ~ '/files/secret.txt')
+"#,
+    );
+    p.write(
+        "files/secret.txt",
+        "$ANSIBLE_VAULT;1.1;AES256\n6162636465\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+#[test]
+fn copy_refuses_a_remote_source_that_is_not_a_file() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - copy: {src: /dev/null, dest: "{{ playbook_dir }}/x", remote_src: true}
+      register: r
+      ignore_errors: true
+    - assert: {that: ["'not a file' in r.msg"]}
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}

@@ -161,3 +161,56 @@ fn vaulted_files_copy_decrypted_and_log_is_scrubbed() {
     assert!(log.contains("PLAY RECAP"), "{log}");
     assert!(!log.contains(SECRET), "leaked to log: {log}");
 }
+
+/// A directory holding a vaulted file is copied decrypted; without a
+/// password the copy fails naming the file, and nothing is copied.
+#[test]
+fn copying_a_directory_decrypts_its_vaulted_files() {
+    let p = Project::new();
+    p.write("pw", "correct horse\n")
+        .write("inv.ini", "localhost ansible_connection=local\n")
+        .write("files/tree/plain.txt", "plain\n")
+        .write("files/tree/secret.txt", "the secret\n");
+    let enc = p
+        .tutti()
+        .args([
+            "vault",
+            "encrypt",
+            "--vault-password-file",
+            "pw",
+            "files/tree/secret.txt",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        enc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+    p.write(
+        "site.yml",
+        &format!(
+            "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - copy: src=tree dest={}/\n",
+            p.path("out").display()
+        ),
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    assert!(
+        r.stdout
+            .contains("A vault password or secret must be specified to decrypt"),
+        "{}",
+        r.stdout
+    );
+    assert!(!p.path("out/tree").exists());
+    let r = p.playbook("inv.ini", "site.yml", &["--vault-password-file", "pw"]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(
+        std::fs::read_to_string(p.path("out/tree/secret.txt")).unwrap(),
+        "the secret\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path("out/tree/plain.txt")).unwrap(),
+        "plain\n"
+    );
+}

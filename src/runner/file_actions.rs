@@ -119,9 +119,92 @@ pub async fn copy(
                 Err(e) => return Outcome::failed(e),
             }
         }
+        // A directory holding vaulted files is sent as a decrypted mirror
+        // (a temporary tree removed afterwards), so no ciphertext lands.
+        let mut mirror = None;
+        if decrypt && found.is_dir() {
+            match decrypted_mirror(&found) {
+                Ok(Some(m)) => {
+                    let mut p = m
+                        .join(found.file_name().unwrap_or_default())
+                        .to_string_lossy()
+                        .into_owned();
+                    if trailing {
+                        p.push('/');
+                    }
+                    s = p;
+                    mirror = Some(m);
+                }
+                Ok(None) => {}
+                Err(e) => return Outcome::failed(e),
+            }
+        }
         args.insert("src".into(), Value::String(s));
+        let out = hand_to(hc, t, "copy", args, scope, check, delegate).await;
+        if let Some(m) = mirror {
+            let _ = std::fs::remove_dir_all(m);
+        }
+        return out;
     }
     hand_to(hc, t, "copy", args, scope, check, delegate).await
+}
+
+/// When the tree under `dir` holds vaulted files: a temporary directory
+/// with a copy of the tree (under the same name), those files decrypted.
+fn decrypted_mirror(dir: &Path) -> Result<Option<std::path::PathBuf>, String> {
+    fn vaulted(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                vaulted(&p, out);
+            } else if p.is_file()
+                && std::fs::read(&p).is_ok_and(|b| b.starts_with(b"$ANSIBLE_VAULT"))
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    vaulted(dir, &mut found);
+    if found.is_empty() {
+        return Ok(None);
+    }
+    // Decrypt first: a missing password fails before anything is copied.
+    let mut plain = Vec::new();
+    for f in &found {
+        let bytes = std::fs::read(f).map_err(|e| format!("Could not read {}: {e}", f.display()))?;
+        plain.push((f.clone(), plaintext(bytes, f)?));
+    }
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = std::env::temp_dir().join(format!("tutti-copy-{}-{n}", std::process::id()));
+    let top = root.join(dir.file_name().unwrap_or_default());
+    // Private: the mirror holds plaintext for the moment of the copy.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(&root)
+            .map_err(|e| format!("Could not stage {}: {e}", dir.display()))?;
+    }
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(dir)
+        .arg(&top)
+        .status();
+    if !copy.is_ok_and(|s| s.success()) {
+        let _ = std::fs::remove_dir_all(&root);
+        return Err(format!("Could not stage {} for decryption", dir.display()));
+    }
+    for (f, bytes) in plain {
+        let rel = f.strip_prefix(dir).unwrap_or(&f);
+        if let Err(e) = std::fs::write(top.join(rel), bytes) {
+            let _ = std::fs::remove_dir_all(&root);
+            return Err(format!("Could not stage {}: {e}", f.display()));
+        }
+    }
+    Ok(Some(root))
 }
 
 /// `template`: render on the controller, then `copy` the text.
@@ -456,11 +539,16 @@ fn plaintext(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>, String> {
     if !bytes.starts_with(b"$ANSIBLE_VAULT") {
         return Ok(bytes);
     }
-    std::str::from_utf8(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|t| crate::vault::decrypt_global(t).map_err(|e| e.to_string()))
-        .map(String::into_bytes)
-        .map_err(|e| format!("{e} for {}", path.display()))
+    let text = std::str::from_utf8(&bytes).map_err(|e| format!("{e} for {}", path.display()))?;
+    match crate::vault::decrypt_global(text) {
+        Ok(plain) => Ok(plain.into_bytes()),
+        // Ansible's loader says it this way for a file.
+        Err(crate::vault::VaultError::NoSecrets) => Err(format!(
+            "A vault password or secret must be specified to decrypt {}",
+            path.display()
+        )),
+        Err(e) => Err(format!("{e} for {}", path.display())),
+    }
 }
 
 /// Ansible's `ansible_managed` string: `{file}`, `{host}`, `{uid}` become

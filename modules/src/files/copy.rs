@@ -271,6 +271,11 @@ enum Step {
         dest: String,
         want: Want,
     },
+    /// A symlink copied as a symlink (`local_follow: false`).
+    Link {
+        dest: String,
+        target: String,
+    },
 }
 
 fn bad(param: &str, msg: impl Into<String>) -> ParamError {
@@ -384,11 +389,19 @@ fn local_mode(_p: &Path) -> Option<u32> {
 }
 
 /// Files and directories under `root` (relative paths), sorted.
-fn walk(root: &Path, follow: bool) -> Result<(Vec<String>, Vec<String>), String> {
+/// A controller tree: files, directories, and (when not following them)
+/// symlinks with their targets, all relative to the root.
+type Walked = (Vec<String>, Vec<String>, Vec<(String, String)>);
+
+fn walk(root: &Path, follow: bool) -> Result<Walked, String> {
     let mut files = Vec::new();
     let mut dirs = Vec::new();
-    let mut todo = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = todo.pop() {
+    let mut links = Vec::new();
+    // Each directory to walk carries the real paths of the directories
+    // it is inside: a link back to one of them is a cycle.
+    let start = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut todo = vec![(root.to_path_buf(), String::new(), vec![start])];
+    while let Some((dir, rel, ancestors)) = todo.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| format!("{}: {e}", dir.display()))?
             .filter_map(Result::ok)
@@ -402,23 +415,41 @@ fn walk(root: &Path, follow: bool) -> Result<(Vec<String>, Vec<String>), String>
                 format!("{rel}/{name}")
             };
             let path = e.path();
-            let meta = if follow {
-                std::fs::metadata(&path)
+            let lmeta =
+                std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            // Following links, as Ansible's copy does, except those that
+            // cannot be followed: a dangling link, or one back into a
+            // directory being copied (a cycle), stays a link.
+            let real = std::fs::canonicalize(&path).ok();
+            let meta = if follow && lmeta.is_symlink() {
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_dir() && real.as_ref().is_some_and(|r| ancestors.contains(r)) => {
+                        lmeta
+                    }
+                    Ok(m) => m,
+                    Err(_) => lmeta,
+                }
             } else {
-                std::fs::symlink_metadata(&path)
-            }
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+                lmeta
+            };
             if meta.is_dir() {
                 dirs.push(r.clone());
-                todo.push((path, r));
+                let mut inside = ancestors.clone();
+                inside.extend(real);
+                todo.push((path, r, inside));
             } else if meta.is_file() {
                 files.push(r);
+            } else if meta.is_symlink()
+                && let Ok(target) = std::fs::read_link(&path)
+            {
+                links.push((r, target.to_string_lossy().into_owned()));
             }
         }
     }
     files.sort();
     dirs.sort();
-    Ok((files, dirs))
+    links.sort();
+    Ok((files, dirs, links))
 }
 
 /// What check found out about one file to copy.
@@ -678,10 +709,9 @@ impl Task {
                     .stat(src, &StatOpts::follow().with_checksum(ChecksumAlgo::Sha1))
                     .await?
                     .ok_or_else(|| ModuleError::failed(format!("Source {src} not found")))?;
-                if st.is_dir() {
-                    return Err(ModuleError::failed(format!(
-                        "copy: remote_src with a directory src ({src}) is not supported"
-                    )));
+                if !st.is_file() {
+                    // Directories were planned as trees before this.
+                    return Err(ModuleError::failed(format!("Source {src} is not a file")));
                 }
                 let sum = st
                     .checksum
@@ -734,16 +764,150 @@ impl Task {
         root: &Path,
         contents_only: bool,
     ) -> Result<(Vec<Step>, Vec<String>, Vec<Diff>), ModuleError> {
-        let (files, dirs) =
+        let (files, dirs, links) =
             walk(root, self.local_follow).map_err(|e| ModuleError::failed(e.to_string()))?;
+        let mut entries = Vec::new();
+        for f in &files {
+            let local = root.join(f);
+            let meta = std::fs::metadata(&local)
+                .map_err(|e| ModuleError::failed(format!("{}: {e}", local.display())))?;
+            let sum = fs::sha1_local_file(&local)
+                .await
+                .map_err(|e| ModuleError::failed(format!("could not read src: {e}")))?;
+            let small = if meta.len() <= MAX_DIFF {
+                std::fs::read(&local).ok()
+            } else {
+                None
+            };
+            entries.push(TreeFile {
+                rel: f.clone(),
+                content: Content::LocalFile(local.clone()),
+                sum,
+                size: meta.len(),
+                small,
+                mode: local_mode(&local),
+            });
+        }
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (mut steps, mut changes, diff) = self
+            .check_tree(host, &name, contents_only, &dirs, entries)
+            .await?;
+        self.plan_links(host, &name, contents_only, links, &mut steps, &mut changes)
+            .await?;
+        Ok((steps, changes, diff))
+    }
+
+    /// A directory on the target (`remote_src`): its tree, listed with
+    /// checksums in one probe, copied file by file on the target.
+    async fn check_remote_dir(
+        &self,
+        host: &dyn HostRead,
+        src: &str,
+    ) -> Result<(Vec<Step>, Vec<String>, Vec<Diff>), ModuleError> {
+        let cmd = crate::cmd::Cmd::new("sh")
+            .arg("-c")
+            .arg(REMOTE_TREE_SCRIPT)
+            .arg("sh")
+            .arg(src.trim_end_matches('/'))
+            .arg(if self.local_follow { "1" } else { "0" });
+        let out = host.probe(&cmd).await?;
+        if !out.success() {
+            return Err(ModuleError::failed(format!(
+                "Cannot read the source directory {src}: {}",
+                text::decode(&out.stderr).trim()
+            )));
+        }
+        let mut dirs = Vec::new();
+        let mut entries = Vec::new();
+        let mut links = Vec::new();
+        let fields: Vec<String> = out.stdout.split(|b| *b == 0).map(text::decode).collect();
+        let mut i = 0;
+        while i < fields.len() {
+            let f = &fields[i];
+            let rel = |p: &str| p.strip_prefix("./").unwrap_or(p).to_string();
+            if let Some(d) = f.strip_prefix('d') {
+                dirs.push(rel(d));
+                i += 1;
+            } else if let Some(path) = f.strip_prefix('f') {
+                let sum = fields.get(i + 1).cloned().unwrap_or_default();
+                let (size, mode) = fields
+                    .get(i + 2)
+                    .and_then(|sm| sm.split_once('.'))
+                    .map(|(s, m)| (s.parse().unwrap_or(0), u32::from_str_radix(m, 8).ok()))
+                    .unwrap_or((0, None));
+                let rel = rel(path);
+                entries.push(TreeFile {
+                    content: Content::Remote(join(src.trim_end_matches('/'), &rel)),
+                    rel,
+                    sum,
+                    size,
+                    small: None,
+                    mode,
+                });
+                i += 3;
+            } else if let Some(path) = f.strip_prefix('l') {
+                links.push((rel(path), fields.get(i + 1).cloned().unwrap_or_default()));
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        dirs.sort();
+        let name = basename(src.trim_end_matches('/')).to_string();
+        let contents_only = src.ends_with('/');
+        let (mut steps, mut changes, diff) = self
+            .check_tree(host, &name, contents_only, &dirs, entries)
+            .await?;
+        self.plan_links(host, &name, contents_only, links, &mut steps, &mut changes)
+            .await?;
+        Ok((steps, changes, diff))
+    }
+
+    /// Symlinks kept as symlinks, pointing where they pointed.
+    async fn plan_links(
+        &self,
+        host: &dyn HostRead,
+        name: &str,
+        contents_only: bool,
+        links: Vec<(String, String)>,
+        steps: &mut Vec<Step>,
+        changes: &mut Vec<String>,
+    ) -> Result<(), ModuleError> {
         let base = if contents_only {
             self.dest.trim_end_matches('/').to_string()
         } else {
-            let name = root
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            join(&self.dest, &name)
+            join(&self.dest, name)
+        };
+        for (rel, target) in links {
+            let dest = join(&base, &rel);
+            let cur = host.stat(&dest, &StatOpts::lstat()).await?;
+            let same = cur
+                .as_ref()
+                .is_some_and(|c| c.is_link() && c.lnk_target.as_deref() == Some(target.as_str()));
+            if !same {
+                changes.push(format!("link {dest} -> {target}"));
+                steps.push(Step::Link { dest, target });
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans a copied tree: the directories to create, then each file.
+    async fn check_tree(
+        &self,
+        host: &dyn HostRead,
+        name: &str,
+        contents_only: bool,
+        dirs: &[String],
+        files: Vec<TreeFile>,
+    ) -> Result<(Vec<Step>, Vec<String>, Vec<Diff>), ModuleError> {
+        let base = if contents_only {
+            self.dest.trim_end_matches('/').to_string()
+        } else {
+            join(&self.dest, name)
         };
         let mut steps = Vec::new();
         let mut changes = Vec::new();
@@ -772,35 +936,15 @@ impl Task {
                 }
             }
         }
-        for f in &files {
-            let local = root.join(f);
-            let dest = join(&base, f);
-            let meta = std::fs::metadata(&local)
-                .map_err(|e| ModuleError::failed(format!("{}: {e}", local.display())))?;
-            let sum = fs::sha1_local_file(&local)
-                .await
-                .map_err(|e| ModuleError::failed(format!("could not read src: {e}")))?;
-            let small = if meta.len() <= MAX_DIFF {
-                std::fs::read(&local).ok()
-            } else {
-                None
-            };
+        for f in files {
+            let dest = join(&base, &f.rel);
             let st = if missing.iter().any(|m| dest.starts_with(&format!("{m}/"))) {
                 None
             } else {
                 host.stat(&dest, &self.stat_opts()).await?
             };
             let p = self
-                .plan_file(
-                    host,
-                    &dest,
-                    st,
-                    Content::LocalFile(local.clone()),
-                    sum,
-                    meta.len(),
-                    small,
-                    local_mode(&local),
-                )
+                .plan_file(host, &dest, st, f.content, f.sum, f.size, f.small, f.mode)
                 .await?;
             steps.extend(p.step);
             changes.extend(p.changes);
@@ -809,6 +953,27 @@ impl Task {
         Ok((steps, changes, diff))
     }
 }
+
+/// One file of a copied tree.
+struct TreeFile {
+    rel: String,
+    content: Content,
+    sum: String,
+    size: u64,
+    small: Option<Vec<u8>>,
+    mode: Option<u32>,
+}
+
+/// Lists the tree under `$1`: `d<dir>\0` for each directory, then
+/// `f<file>\0<sha1>\0<size>.<octal mode>\0` for each regular file, and
+/// `l<link>\0<target>\0` for each symlink unless `$2` is `1` (follow
+/// them: `find -L`); paths relative (`./a/b`).
+const REMOTE_TREE_SCRIPT: &str = r#"cd -- "$1" || exit 3
+L=; [ "$2" = 1 ] && L=-L
+find $L . -mindepth 1 -type d -exec printf 'd%s\0' {} +
+find $L . -mindepth 1 -type f -exec sh -c 'for f do s=$(sha1sum < "$f") || exit 4; printf "f%s\0%s\0%s\0" "$f" "${s%% *}" "$(stat -L -c %s.%a -- "$f")"; done' sh {} +
+[ -n "$L" ] || find . -mindepth 1 -type l -exec sh -c 'for f do printf "l%s\0%s\0" "$f" "$(readlink -- "$f")"; done' sh {} +
+"#;
 
 #[async_trait]
 impl Prepared for Task {
@@ -824,6 +989,26 @@ impl Prepared for Task {
             if let Some(s) = &self.src_key {
                 result.insert("src".into(), json!(s));
             }
+            if steps.is_empty() {
+                return Ok(Plan::InSync { result });
+            }
+            self.stash.put(steps);
+            return Ok(Plan::Change {
+                changes,
+                diff,
+                result,
+            });
+        }
+        if let Source::Remote(src) = &self.source
+            && host
+                .stat(src, &StatOpts::follow())
+                .await?
+                .is_some_and(|st| st.is_dir())
+        {
+            let (steps, changes, diff) = self.check_remote_dir(host, src).await?;
+            let mut result = Facts::new();
+            result.insert("dest".into(), json!(self.dest));
+            result.insert("src".into(), json!(src));
             if steps.is_empty() {
                 return Ok(Plan::InSync { result });
             }
@@ -903,6 +1088,9 @@ impl Prepared for Task {
                 Step::Attrs { dest, want } => {
                     host.set_attrs(&dest, &want.attrs(), self.follow, false)
                         .await?;
+                }
+                Step::Link { dest, target } => {
+                    host.symlink(&target, &dest, true).await?;
                 }
             }
         }
