@@ -2329,3 +2329,61 @@ fn copy_refuses_a_remote_source_that_is_not_a_file() {
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
 }
+
+#[test]
+fn action_mappings_take_args_under_args() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - action:
+        module: ansible.legacy.assert
+        args:
+          that: '{{ 1 + 1 == 2 }}'
+    - action:
+        module: debug
+        msg: inline-arg
+    - assert: '{{ my_args }}'
+      vars:
+        my_args: {that: 1 == 1}
+    - debug: '{{ dargs }}'
+      vars:
+        dargs: {msg: whole-dict-args}
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(r.stdout.contains("inline-arg"), "{}", r.stdout);
+    assert!(r.stdout.contains("whole-dict-args"), "{}", r.stdout);
+}
+
+#[test]
+fn allow_broken_conditionals_and_the_config_lookup() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  vars:
+    allowed: "{{ lookup('config', 'ALLOW_BROKEN_CONDITIONALS') }}"
+  tasks:
+    - assert: {that: "'non-empty string'"}
+      register: r
+      ignore_errors: true
+    - assert: {that: [r.failed != allowed]}
+"#,
+    );
+    let strict = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(strict.code, Some(0), "{}", strict.both());
+    let out = p
+        .tutti()
+        .env("ANSIBLE_ALLOW_BROKEN_CONDITIONALS", "1")
+        .args(["playbook", "-i", "inv.ini", "site.yml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DEPRECATION WARNING"));
+}

@@ -288,6 +288,9 @@ fn conditionals() {
         tp.render(&json!("{{ nope is defined }}"), &sc).unwrap(),
         json!(false)
     );
+    // A template inside a string constant of a conditional is rendered.
+    assert!(b("\"{{'hi'}}\" == \"hi\"", json!({})));
+    assert!(b("'{{ x }}-y' == '1-y'", json!({"x": 1})));
     // A template computing a string is not evaluated as an expression.
     let err = tp.eval_bool("{{ '1 == 1' }}", &sc).unwrap_err();
     assert!(

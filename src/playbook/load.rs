@@ -1130,6 +1130,12 @@ fn parse_action_value(file: &File, v: &Node) -> Result<(String, Map<String, Valu
                 .remove("module")
                 .and_then(|x| x.as_str().map(str::to_string))
                 .ok_or_else(|| file.err(v, "an action mapping needs a 'module' key"))?;
+            // `args:` inside the mapping holds the arguments too.
+            if let Some(Value::Object(args)) = m.remove("args") {
+                for (k, a) in args {
+                    m.entry(k).or_insert(a);
+                }
+            }
             Ok((name, m))
         }
         _ => Err(file.err(v, "action must be a string or a mapping")),

@@ -26,6 +26,26 @@ pub async fn dispatch(
     _diff: bool,
     delegate: Option<&str>,
 ) -> Outcome {
+    // The whole argument dict as one template (`debug: '{{ args }}'`).
+    let whole;
+    let t = match t.args.get("_raw_params") {
+        Some(raw @ Value::String(s))
+            if t.args.len() == 1
+                && crate::template::single_expr(s).is_some()
+                && !crate::args::is_free_form_command(&t.action) =>
+        {
+            match hc.pc.run.templar.render(raw, scope) {
+                Ok(Value::Object(m)) => {
+                    let mut one = (**t).clone();
+                    one.args = m;
+                    whole = Arc::new(one);
+                    &whole
+                }
+                _ => t,
+            }
+        }
+        _ => t,
+    };
     match t.action.as_str() {
         "debug" => debug(hc, t, scope),
         "validate_argument_spec" => validate_argument_spec(hc, t, scope),

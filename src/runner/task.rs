@@ -1371,8 +1371,24 @@ pub fn render_args(hc: &HostCtx, t: &Task, scope: &Scope) -> Result<Map<String, 
         Value::Object(m) => m,
         _ => Map::new(),
     };
+    // The whole argument dict as one template (`assert: '{{ my_args }}'`).
+    if let Some(whole) = whole_args(t, &args) {
+        args = whole;
+    }
     drop_omitted(&mut args);
     Ok(args)
+}
+
+/// When a task's only argument is a free form that rendered to a mapping
+/// and the action takes no free form: that mapping is the arguments.
+pub fn whole_args(t: &Task, rendered: &Map<String, Value>) -> Option<Map<String, Value>> {
+    if rendered.len() != 1 || crate::args::is_free_form_command(&t.action) {
+        return None;
+    }
+    match rendered.get("_raw_params") {
+        Some(Value::Object(m)) => Some(m.clone()),
+        _ => None,
+    }
 }
 
 /// The host a task's commands run on, and its connection.

@@ -652,6 +652,26 @@ fn inventory_hostnames(ctx: &Arc<Ctx>, pattern: &str) -> Result<Vec<Value>, Erro
     Ok(ordered)
 }
 
+/// `lookup('config', NAME)`: a setting from its `ANSIBLE_*` variable, or
+/// its default for the boolean settings tutti knows.
+fn config_value(name: &str) -> Option<Value> {
+    let env = std::env::var(format!("ANSIBLE_{}", name.trim_start_matches("DEFAULT_"))).ok();
+    let boolean = |default: bool| {
+        Value::from(
+            env.as_deref()
+                .and_then(|v| tutti_modules::params::to_bool(&serde_json::Value::String(v.into())))
+                .unwrap_or(default),
+        )
+    };
+    match name {
+        "ALLOW_BROKEN_CONDITIONALS" => Some(boolean(false)),
+        "DEFAULT_FORCE_HANDLERS" | "DISPLAY_SKIPPED_HOSTS" | "DISPLAY_OK_HOSTS" => {
+            Some(boolean(name != "DEFAULT_FORCE_HANDLERS"))
+        }
+        _ => env.map(Value::from),
+    }
+}
+
 /// Runs a lookup and returns its list of results.
 fn run(ctx: &Arc<Ctx>, name: &str, terms: &[Value], kw: &KwMap) -> Result<Vec<Value>, Error> {
     let name = name
@@ -666,6 +686,15 @@ fn run(ctx: &Arc<Ctx>, name: &str, terms: &[Value], kw: &KwMap) -> Result<Vec<Va
                 .iter()
                 .map(|t| Value::from(std::env::var(t).unwrap_or_else(|_| default.clone())))
                 .collect()
+        }
+        "config" => {
+            let mut out = Vec::new();
+            for t in strs()? {
+                out.push(
+                    config_value(&t).ok_or_else(|| err(format!("Unable to find setting {t}")))?,
+                );
+            }
+            out
         }
         "file" => {
             let rstrip = kw_bool(kw, "rstrip", true);

@@ -585,6 +585,12 @@ impl Templar {
             expr = inner;
             templated = true;
         }
+        // A string constant holding a template (`"{{ 'hi' }}" == "hi"`) is
+        // rendered first: it was written in the playbook, so it is trusted.
+        let inlined = self.inline_literal_templates(expr, scope)?;
+        if let Some(x) = &inlined {
+            expr = x;
+        }
         let ctx = Ctx::new(self, scope);
         let v = self.eval_in(expr, &ctx)?;
         if v.kind() == ValueKind::Bool {
@@ -604,12 +610,76 @@ impl Templar {
             ValueKind::String => v.as_str().unwrap_or_default().to_string(),
             _ => py_str(&v),
         };
+        // ALLOW_BROKEN_CONDITIONALS: the old truthiness, with a warning.
+        let allowed = std::env::var("ANSIBLE_ALLOW_BROKEN_CONDITIONALS")
+            .ok()
+            .and_then(|v| tutti_modules::params::to_bool(&serde_json::Value::String(v)))
+            .unwrap_or(false);
+        if allowed {
+            eprintln!(
+                "[DEPRECATION WARNING]: Conditional result was '{shown}' of type '{}', which \
+                 evaluates to {}. Conditionals must have a boolean result.",
+                filters::type_name(&v),
+                if v.is_true() { "True" } else { "False" }
+            );
+            return Ok(v.is_true());
+        }
         Err(TemplateError::new(format!(
             "Conditional result was '{shown}' of type '{}', which evaluates to {}. \
              Conditionals must have a boolean result.",
             filters::type_name(&v),
             if v.is_true() { "True" } else { "False" }
         )))
+    }
+
+    /// `expr` with each string literal that holds `{{`/`{%` replaced by
+    /// its rendering (as a double-quoted literal); `None` when there is
+    /// none.
+    fn inline_literal_templates(
+        &self,
+        expr: &str,
+        scope: &Scope,
+    ) -> Result<Option<String>, TemplateError> {
+        if !expr.contains("{{") && !expr.contains("{%") {
+            return Ok(None);
+        }
+        let mut out = String::new();
+        let mut changed = false;
+        let mut rest = expr;
+        while let Some(start) = rest.find(['"', '\'']) {
+            let q = rest.as_bytes()[start] as char;
+            let body_start = start + 1;
+            // The closing quote, skipping backslash escapes.
+            let mut end = None;
+            let mut escaped = false;
+            for (i, c) in rest[body_start..].char_indices() {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    c if c == q => {
+                        end = Some(body_start + i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let Some(end) = end else { break };
+            let body = &rest[body_start..end];
+            out.push_str(&rest[..start]);
+            if is_template(body) {
+                let rendered = match self.render_str(body, scope)? {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                out.push_str(&serde_json::Value::String(rendered).to_string());
+                changed = true;
+            } else {
+                out.push_str(&rest[start..=end]);
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(changed.then_some(out))
     }
 
     /// A bare expression returning any value.
