@@ -72,12 +72,17 @@ pub async fn run(
     if let Err(e) = crate::expand_path::expand(module, &mut args, host).await {
         return from_host_error(e);
     }
+    // Ansible's internal argument, for the modules that ask for it.
+    if check_mode && module.spec().param("_ansible_check_mode").is_some() {
+        args.insert("_ansible_check_mode".into(), Value::Bool(true));
+    }
     let prepared = match module.prepare(args) {
         Ok(p) => p,
         Err(e) => return failed(e.msg, Map::new()),
     };
-    let warnings = prepared.warnings();
     let mut out = run_prepared(prepared.as_ref(), host, check_mode).await;
+    // Asked after the run: checking may have found more to warn about.
+    let warnings = prepared.warnings();
     if !warnings.is_empty() {
         out.result.insert(
             "warnings".into(),

@@ -2387,3 +2387,49 @@ fn allow_broken_conditionals_and_the_config_lookup() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("DEPRECATION WARNING"));
 }
+
+#[test]
+fn check_mode_warns_about_owners_that_do_not_exist_yet() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/f", state: touch, owner: tutti-nobody-yet, group: '4242424'}
+      check_mode: true
+      register: missing
+    - file: {path: "{{ playbook_dir }}/f", state: touch, owner: root}
+      check_mode: true
+      register: present
+    - assert:
+        that:
+          - missing.warnings[0] is search('failed to look up user tutti-nobody-yet')
+          - missing.warnings[1] is search('failed to look up group with gid 4242424')
+          - present.warnings is not defined
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert!(!p.path("f").exists());
+}
+
+#[test]
+fn recursive_modes_follow_links_when_asked() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/target", state: touch, mode: "0700"}
+    - file: {path: "{{ playbook_dir }}/tree", state: directory, mode: "0700"}
+    - file: {path: "{{ playbook_dir }}/tree/link", src: ../target, state: link}
+    - file: {path: "{{ playbook_dir }}/tree/dangling", src: nowhere, state: link, force: true}
+    - file: {path: "{{ playbook_dir }}/tree", recurse: true, follow: true, mode: a-x}
+    - stat: {path: "{{ playbook_dir }}/target"}
+      register: followed
+    - assert:
+        that:
+          - "followed.stat.mode == '0600'"
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}

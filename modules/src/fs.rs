@@ -422,12 +422,16 @@ L= H= R=
 [ "$follow" = 1 ] && L=-L
 [ "$follow" = 1 ] || H=-h
 [ "$rec" = 1 ] && R=-R
-snap() { if [ "$rec" = 1 ]; then find "$p" -exec stat -c '%a %u %g' {} + | cksum; else stat $L -c '%a %u %g' -- "$p"; fi; }
+snap() { if [ "$rec" = 1 ]; then find $L "$p" ! -type l -exec stat $L -c '%a %u %g' {} + | cksum; else stat $L -c '%a %u %g' -- "$p"; fi; }
 before=$(snap 2>&1) || fail 2 "$before"
 if [ -n "$owner$group" ]; then
-  e=$(chown $H $R -- "$owner${group:+:$group}" "$p" 2>&1) || fail 3 "chown failed: $e"
+  e=$(chown $H $L $R -- "$owner${group:+:$group}" "$p" 2>&1) || fail 3 "chown failed: $e"
 fi
-if [ -n "$mode" ] && { [ "$follow" = 1 ] || ! [ -L "$p" ]; }; then
+if [ -n "$mode" ] && [ "$rec" = 1 ] && [ "$follow" = 1 ]; then
+  # Recursing and following links: what the links lead to changes too
+  # (chmod -R alone skips links; dangling ones are left alone).
+  e=$(find -L "$p" ! -type l -exec chmod -- "$mode" {} + 2>&1) || fail 4 "chmod failed: $e"
+elif [ -n "$mode" ] && { [ "$follow" = 1 ] || ! [ -L "$p" ]; }; then
   e=$(chmod $R -- "$mode" "$p" 2>&1) || fail 4 "chmod failed: $e"
 fi
 after=$(snap 2>&1) || fail 2 "$after"

@@ -236,6 +236,24 @@ def run_target(target, bindir, sshd, work):
     return code, ANSI.sub("", text), time.monotonic() - start
 
 
+def accounts():
+    """The local users and groups, to undo what a target adds."""
+    def names(db):
+        out = subprocess.run(["getent", db], capture_output=True, text=True, check=False)
+        return {line.split(":", 1)[0] for line in out.stdout.splitlines() if line}
+    return names("passwd"), names("group")
+
+
+def remove_new_accounts(before):
+    """Targets create users and groups that a stopped run never removes;
+    a fresh test container would not keep them, so neither do we."""
+    users, groups = accounts()
+    for user in sorted(users - before[0]):
+        subprocess.run(["userdel", "-r", user], capture_output=True, check=False)
+    for group in sorted(groups - before[1]):
+        subprocess.run(["groupdel", group], capture_output=True, check=False)
+
+
 def tally(text):
     """Tasks run and the last task that failed without being ignored: when
     the run fails, that is where it stopped (earlier failures were rescued)."""
@@ -281,10 +299,12 @@ def main():
     problems = []
     print(f"{'target':16} {'tasks':>6} {'secs':>6}  verdict")
     for target in targets:
+        before = accounts()
         try:
             code, text, secs = run_target(target, bindir, sshd, work)
         finally:
             sshd.stop()
+            remove_new_accounts(before)
         tasks, stop = tally(text)
         if code == 0:
             verdict = "pass"

@@ -58,6 +58,8 @@ struct Params {
     _original_basename: Option<Value>,
     #[serde(default)]
     _diff_peek: Option<Value>,
+    #[serde(default, deserialize_with = "params::opt_bool")]
+    _ansible_check_mode: Option<bool>,
     #[serde(default)]
     seuser: Option<Value>,
     #[serde(default)]
@@ -167,6 +169,12 @@ const SPEC: ModuleSpec = ModuleSpec {
         param("_original_basename", Kind::Str, "Set by the engine."),
         param("_diff_peek", Kind::Raw, "Set by the engine."),
         param(
+            "_ansible_check_mode",
+            Kind::Bool,
+            "Set by the engine in check mode: owners and groups that do not \
+            exist yet are warned about instead of failing the prediction.",
+        ),
+        param(
             "seuser",
             Kind::Str,
             "Accepted for compatibility (SELinux is not managed).",
@@ -252,6 +260,10 @@ struct Task {
     mtime: Option<TimeSpec>,
     atime: Option<TimeSpec>,
     stash: Stash<Vec<Step>>,
+    /// Check mode (`_ansible_check_mode`): look up owner and group.
+    check_mode: bool,
+    /// Warnings found while checking.
+    warned: Stash<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -373,6 +385,8 @@ impl Module for File {
             )?,
             atime: time_param("access_time", p.access_time, p.access_time_format)?,
             stash: Stash::default(),
+            check_mode: p._ansible_check_mode.unwrap_or(false),
+            warned: Stash::default(),
         }))
     }
 }
@@ -794,9 +808,58 @@ impl Task {
     }
 }
 
+/// Exit status 0/1 for whether `$1` is a user and `$2` a group (either
+/// may be empty: then 0), on two lines.
+const WHO_EXISTS: &str = "if [ -n \"$1\" ]; then getent passwd \"$1\" >/dev/null 2>&1; echo $?; else echo 0; fi; \
+     if [ -n \"$2\" ]; then getent group \"$2\" >/dev/null 2>&1; echo $?; else echo 0; fi";
+
+impl Task {
+    /// In check mode, Ansible warns about an owner or group that does not
+    /// exist yet (an earlier task would create it in a real run).
+    async fn look_up_owners(&self, host: &dyn HostRead) -> Result<(), ModuleError> {
+        let owner = self.want.owner.clone().unwrap_or_default();
+        let group = self.want.group.clone().unwrap_or_default();
+        if !self.check_mode || (owner.is_empty() && group.is_empty()) {
+            return Ok(());
+        }
+        let cmd = crate::cmd::Cmd::new("sh")
+            .arg("-c")
+            .arg(WHO_EXISTS)
+            .arg("sh")
+            .arg(owner.clone())
+            .arg(group.clone());
+        let out = host.probe(&cmd).await?;
+        let text = crate::text::decode(&out.stdout);
+        let mut lines = text.lines();
+        let mut warned = Vec::new();
+        let numeric = |s: &str| s.parse::<u32>().is_ok();
+        if lines.next().is_some_and(|l| l.trim() != "0") {
+            warned.push(if numeric(&owner) {
+                format!("failed to look up user with uid {owner}. Create user up to this point in real play")
+            } else {
+                format!("failed to look up user {owner}. Create user up to this point in real play")
+            });
+        }
+        if lines.next().is_some_and(|l| l.trim() != "0") {
+            warned.push(if numeric(&group) {
+                format!("failed to look up group with gid {group}. Create group up to this point in real play")
+            } else {
+                format!("failed to look up group {group}. Create group up to this point in real play")
+            });
+        }
+        self.warned.put(warned);
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Prepared for Task {
+    fn warnings(&self) -> Vec<String> {
+        self.warned.get().unwrap_or_default()
+    }
+
     async fn check(&self, host: &dyn HostRead) -> Result<Plan, ModuleError> {
+        self.look_up_owners(host).await?;
         let (steps, changes, diff, mut result) = self.plan(host).await?;
         if steps.is_empty() {
             // Ansible's file module reports its diff dicts (at least the
