@@ -1796,11 +1796,17 @@ fn an_existing_hard_link_takes_attributes_without_src() {
     - file: {dest: "{{ playbook_dir }}/new-hard", state: hard}
       register: nosrc
       ignore_errors: true
+    - file: {src: no-such-file, dest: "{{ playbook_dir }}/h2", state: hard}
+      register: badsrc
+      ignore_errors: true
     - assert:
         that:
           - moded is changed
           - "st.stat.mode == '0701'"
           - nosrc.msg == 'src is required for creating new hardlinks'
+          - badsrc.msg == 'src does not exist'
+          - badsrc.src == 'no-such-file'
+          - badsrc.dest == playbook_dir ~ '/h2'
           # The file modules say '0%03o', stat '%04o', as in Ansible.
           - "sticky.mode == '01444'"
           - "sticky_stat.stat.mode == '1444'"
@@ -2422,12 +2428,22 @@ fn recursive_modes_follow_links_when_asked() {
     - file: {path: "{{ playbook_dir }}/tree", state: directory, mode: "0700"}
     - file: {path: "{{ playbook_dir }}/tree/link", src: ../target, state: link}
     - file: {path: "{{ playbook_dir }}/tree/dangling", src: nowhere, state: link, force: true}
+    - file: {path: "{{ playbook_dir }}/tree", recurse: true, follow: false, mode: a-x}
+    - stat: {path: "{{ playbook_dir }}/target"}
+      register: untouched
+    # The top directory is now right; what lies under it still differs.
     - file: {path: "{{ playbook_dir }}/tree", recurse: true, follow: true, mode: a-x}
+      register: second
     - stat: {path: "{{ playbook_dir }}/target"}
       register: followed
+    - file: {path: "{{ playbook_dir }}/tree", recurse: true, follow: true, mode: a-x}
+      register: third
     - assert:
         that:
+          - "untouched.stat.mode == '0700'"
+          - second is changed
           - "followed.stat.mode == '0600'"
+          - third is not changed
 "#,
     );
     let r = p.playbook("inv.ini", "site.yml", &[]);

@@ -565,6 +565,14 @@ impl Task {
                             follow: self.follow,
                         });
                         changes.extend(delta.lines(path));
+                    } else if self.recurse
+                        && !self.want.is_empty()
+                        && self.tree_differs(host).await?
+                    {
+                        steps.push(Step::Attrs {
+                            follow: self.follow,
+                        });
+                        changes.push(format!("attributes of what is under {path}"));
                     }
                     if self.times_change(cur) {
                         steps.push(self.touch_step(false));
@@ -674,10 +682,11 @@ impl Task {
                     None
                 };
                 if state == State::Hard && src_st.is_none() {
+                    // Ansible's words and keys: `dest` and `src` beside.
                     return Err(fail(
-                        format!("src does not exist: {src}"),
+                        "src does not exist".to_string(),
                         path,
-                        &[("src", json!(src))],
+                        &[("src", json!(src)), ("dest", json!(path))],
                     ));
                 }
                 let require_src = state == State::Link && !self.force && src_st.is_none();
@@ -805,6 +814,51 @@ impl Task {
             m: self.mtime.unwrap_or(TimeSpec::Preserve),
             a: self.atime.unwrap_or(TimeSpec::Preserve),
         }
+    }
+}
+
+/// `<mode> <uid> <gid> <user> <group> <type>` for everything under `$1`
+/// (following links when `$2` is `-L`; links themselves are skipped).
+const TREE_ATTRS_SCRIPT: &str =
+    "find $2 \"$1\" -mindepth 1 ! -type l -exec stat $2 -c '%a %u %g %U %G %F' {} +";
+
+impl Task {
+    /// With `recurse`, whether anything under the directory has other
+    /// attributes than wanted (the directory itself is compared apart).
+    async fn tree_differs(&self, host: &dyn HostRead) -> Result<bool, ModuleError> {
+        let cmd = crate::cmd::Cmd::new("sh")
+            .arg("-c")
+            .arg(TREE_ATTRS_SCRIPT)
+            .arg("sh")
+            .arg(self.path.clone())
+            .arg(if self.follow { "-L" } else { "" });
+        let out = host.probe(&cmd).await?;
+        let listing = crate::text::decode(&out.stdout);
+        for line in listing.lines() {
+            let mut w = line.splitn(6, ' ');
+            let (Some(mode), Some(uid), Some(gid), Some(owner), Some(group), Some(kind)) =
+                (w.next(), w.next(), w.next(), w.next(), w.next(), w.next())
+            else {
+                continue;
+            };
+            let st = FileStat {
+                kind: Some(if kind == "directory" {
+                    crate::fs::FileKind::Directory
+                } else {
+                    crate::fs::FileKind::File
+                }),
+                mode: u32::from_str_radix(mode, 8).unwrap_or(0),
+                uid: uid.parse().unwrap_or(0),
+                gid: gid.parse().unwrap_or(0),
+                owner: owner.to_string(),
+                group: group.to_string(),
+                ..FileStat::default()
+            };
+            if !self.want.delta(&st).is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 
