@@ -2449,3 +2449,42 @@ fn recursive_modes_follow_links_when_asked() {
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
 }
+
+#[test]
+fn ansible_debug_logs_implicit_flushes_that_run_handlers() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: h
+      tags: t
+    - debug: msg=untagged
+  handlers:
+    - name: h
+      debug: msg=handler-ran
+"#,
+    );
+    let run = |args: &[&str]| {
+        let out = p
+            .tutti()
+            .env("ANSIBLE_DEBUG", "1")
+            .args(["playbook", "-i", "inv.ini", "site.yml"])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run(&["--tags", "t"]);
+    assert_eq!(
+        out.matches("META: triggered running handlers").count(),
+        1,
+        "{out}"
+    );
+    let out = run(&["--skip-tags", "t"]);
+    assert_eq!(
+        out.matches("META: triggered running handlers").count(),
+        0,
+        "{out}"
+    );
+}

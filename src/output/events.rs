@@ -121,6 +121,8 @@ pub enum PlaybookEvent {
     },
     /// What a `meta` task did (`META: noop`, shown at `-vv`).
     Meta(String),
+    /// A line of Ansible's debug log (shown when `ANSIBLE_DEBUG` is set).
+    Debug(String),
     /// `NO MORE HOSTS LEFT`
     NoMoreHosts,
     Warning(String),

@@ -301,6 +301,9 @@ impl Human {
                     );
                 }
             }
+            PlaybookEvent::Debug(msg) => {
+                self.display(&mut out, Stream::Stdout, msg, Some(C_VERBOSE));
+            }
             PlaybookEvent::NoMoreHosts => self.banner(&mut out, "NO MORE HOSTS LEFT"),
             PlaybookEvent::Warning(msg) => self.warning(&mut out, msg),
             PlaybookEvent::Deprecation(msg) => self.deprecation(&mut out, msg),

@@ -121,6 +121,7 @@ pub fn render_playbook(ev: &PlaybookEvent) -> Vec<u8> {
             json!({"event": "handler_notified", "handler": handler, "host": host})
         }
         PlaybookEvent::Meta(msg) => json!({"event": "meta", "msg": msg}),
+        PlaybookEvent::Debug(msg) => json!({"event": "debug", "msg": msg}),
         PlaybookEvent::NoMoreHosts => json!({"event": "no_more_hosts"}),
         PlaybookEvent::Warning(msg) => json!({"event": "warning", "msg": msg}),
         PlaybookEvent::Deprecation(msg) => json!({"event": "deprecation", "msg": msg}),

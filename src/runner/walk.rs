@@ -66,6 +66,16 @@ pub async fn host_main(pc: Arc<PlayCtx>, host: String) {
             }
         }
         if flow == Flow::Continue || (flow == Flow::Failed && pc.force_handlers) {
+            // Ansible's debug log (ANSIBLE_DEBUG) shows the implicit flush
+            // when it has handlers to run.
+            if std::env::var_os("ANSIBLE_DEBUG").is_some_and(|v| v != "0" && !v.is_empty())
+                && pc.run.states.with(&hc.host, |s| !s.notified.is_empty())
+            {
+                pc.run.emit(PlaybookEvent::Debug(format!(
+                    "META: triggered running handlers for {}",
+                    hc.host
+                )));
+            }
             let f = flush_handlers(&hc, vec![n + 1]).await;
             if flow == Flow::Continue {
                 flow = f;
