@@ -2488,3 +2488,28 @@ fn ansible_debug_logs_implicit_flushes_that_run_handlers() {
         "{out}"
     );
 }
+
+#[test]
+fn archive_modes_given_as_yaml_octal_integers() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - file: {path: "{{ playbook_dir }}/in", state: directory}
+    - copy: {content: "x\n", dest: "{{ playbook_dir }}/in/a.txt"}
+    - archive: {path: "{{ playbook_dir }}/in", dest: "{{ playbook_dir }}/a.tgz", mode: 0600}
+    - stat: {path: "{{ playbook_dir }}/a.tgz"}
+      register: st
+    - file: {path: "{{ playbook_dir }}/out", state: directory}
+    - unarchive: {src: "{{ playbook_dir }}/a.tgz", dest: "{{ playbook_dir }}/out", remote_src: true, mode: 0640}
+    - stat: {path: "{{ playbook_dir }}/out/in/a.txt"}
+      register: member
+    - assert:
+        that:
+          - "st.stat.mode == '0600'"
+          - "member.stat.mode == '0640'"
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}

@@ -43,8 +43,8 @@ struct Params {
     format: Option<String>,
     #[serde(default, deserialize_with = "params::opt_string")]
     group: Option<String>,
-    #[serde(default, deserialize_with = "params::opt_string")]
-    mode: Option<String>,
+    #[serde(default, deserialize_with = "crate::files::attrs::opt_mode")]
+    mode: Option<crate::files::attrs::ModeParam>,
     #[serde(default, deserialize_with = "params::opt_string")]
     owner: Option<String>,
     #[serde(deserialize_with = "params::opt_list")]
@@ -102,7 +102,7 @@ const SPEC: ModuleSpec = ModuleSpec {
         param(
             "mode",
             Kind::Raw,
-            "Permissions of the archive: octal (`'0644'`, quoted) or symbolic \
+            "Permissions of the archive: octal (`0644` or `'0644'`) or symbolic \
             (`u=rw,g=r`).",
         ),
         param("owner", Kind::Str, "User that should own the archive."),
@@ -584,10 +584,12 @@ impl Module for Archive {
                 format!("value of format must be one of: bz2, gz, tar, xz, zip, got: {format}"),
             ));
         }
+        // An unquoted `0644` is the YAML integer 420: read as Ansible does.
         let mode = match p.mode {
-            Some(m) => Some(
-                crate::files::attrs::Mode::parse_str(&m).map_err(|e| ParamError::at("mode", e))?,
-            ),
+            Some(crate::files::attrs::ModeParam::Mode(m)) => Some(m),
+            Some(crate::files::attrs::ModeParam::Preserve) => {
+                return Err(ParamError::at("mode", "mode: preserve needs a source file"));
+            }
             None => None,
         };
         Ok(Box::new(Prepped {

@@ -57,8 +57,8 @@ struct Params {
     keep_newer: Option<bool>,
     #[serde(default, deserialize_with = "params::opt_bool")]
     list_files: Option<bool>,
-    #[serde(default, deserialize_with = "params::opt_string")]
-    mode: Option<String>,
+    #[serde(default, deserialize_with = "crate::files::attrs::opt_mode")]
+    mode: Option<crate::files::attrs::ModeParam>,
     #[serde(default, deserialize_with = "params::opt_string")]
     owner: Option<String>,
     #[serde(default, deserialize_with = "params::opt_bool")]
@@ -145,7 +145,7 @@ const SPEC: ModuleSpec = ModuleSpec {
             "mode",
             Kind::Raw,
             "Permissions applied with `chmod` to every extracted member (except \
-            symlinks), octal (`'0644'`, quoted) or symbolic (`u=rwX,g=rX`).",
+            symlinks), octal (`0644` or `'0644'`) or symbolic (`u=rwX,g=rX`).",
         ),
         param("owner", Kind::Str, "User given to every extracted member."),
         param(
@@ -798,7 +798,14 @@ impl Module for Unarchive {
             include: p.include.unwrap_or_default(),
             keep_newer: p.keep_newer.unwrap_or(false),
             extra_opts: p.extra_opts.unwrap_or_default(),
-            mode: p.mode.filter(|s| !s.is_empty()),
+            // An unquoted `0644` is the YAML integer 420: read as Ansible does.
+            mode: match p.mode {
+                Some(crate::files::attrs::ModeParam::Mode(m)) => Some(m.chmod_arg()),
+                Some(crate::files::attrs::ModeParam::Preserve) => {
+                    return Err(ParamError::at("mode", "mode: preserve needs a source file"));
+                }
+                None => None,
+            },
             owner: p.owner.filter(|s| !s.is_empty()),
             group: p.group.filter(|s| !s.is_empty()),
         }))
