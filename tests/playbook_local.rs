@@ -2513,3 +2513,23 @@ fn archive_modes_given_as_yaml_octal_integers() {
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
 }
+
+#[test]
+fn known_hosts_keeps_a_cert_authority_line_once() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - known_hosts:
+        path: "{{ playbook_dir }}/kh"
+        name: "*.example.com"
+        key: "@cert-authority *.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKZfbMlrLwKlzqZeDmTOfAUozhwh38pjb+1cS2CaShnX"
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    let again = p.playbook("inv.ini", "site.yml", &[]);
+    assert!(again.stdout.contains("changed=0"), "{}", again.both());
+    let text = common::project::read(&p.path("kh"));
+    assert_eq!(text.matches("@cert-authority").count(), 1, "{text}");
+}

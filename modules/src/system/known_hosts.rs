@@ -292,11 +292,14 @@ impl Task {
     fn edit(&self, before: &str) -> String {
         let mut out: Vec<String> = Vec::new();
         let mut found = false;
+        // A `@cert-authority`/`@revoked` key is matched among lines with
+        // the same marker, so it is found again instead of appended again.
+        let marker = self.key.as_ref().and_then(|k| k.marker.clone());
         for line in before.lines() {
             let e = parse_line(line);
             let ours = e
                 .as_ref()
-                .is_some_and(|e| e.marker.is_none() && entry_matches(e, &self.name));
+                .is_some_and(|e| e.marker == marker && entry_matches(e, &self.name));
             if !ours {
                 out.push(line.to_string());
                 continue;
