@@ -6,6 +6,7 @@ pub mod conn;
 pub mod encoding;
 pub mod fact_cache;
 pub mod file_actions;
+pub mod loops;
 pub mod notify;
 pub mod play;
 pub mod scheduler;

@@ -330,12 +330,12 @@ fn loop_tasks(hc: &HostCtx, t: &Arc<Task>) -> Result<Vec<Arc<Task>>, Flow> {
     let Some(spec) = &t.loop_spec else {
         return Ok(vec![t.clone()]);
     };
-    let items = match task::loop_items(hc, spec, &hc.scope_for(t)) {
+    let items = match super::loops::loop_items(hc, spec, &hc.scope_for(t)) {
         Ok(items) => items,
         Err(e) => return Err(task::report_failure(hc, t, e)),
     };
     let lc = &t.loop_control;
-    let loop_var = task::loop_var_name(hc, t, &hc.scope_for(t));
+    let loop_var = super::loops::loop_var_name(hc, t, &hc.scope_for(t));
     Ok(items
         .into_iter()
         .enumerate()
