@@ -29,19 +29,23 @@ pub async fn dispatch(
     // The whole argument dict as one template (`debug: '{{ args }}'`).
     let whole;
     let t = match t.args.get("_raw_params") {
-        Some(raw @ Value::String(s))
-            if t.args.len() == 1
-                && crate::template::single_expr(s).is_some()
-                && !crate::args::is_free_form_command(&t.action) =>
-        {
-            match hc.pc.run.templar.render(raw, scope) {
-                Ok(Value::Object(m)) => {
-                    let mut one = (**t).clone();
-                    one.args = m;
-                    whole = Arc::new(one);
-                    &whole
-                }
-                _ => t,
+        Some(Value::String(s)) if crate::template::single_expr(s).is_some() => {
+            let rendered = hc
+                .pc
+                .run
+                .templar
+                .render(&Value::Object(t.args.clone()), scope);
+            match rendered.ok().as_ref().and_then(Value::as_object) {
+                Some(r) => match task::whole_args(t, r) {
+                    Some(m) => {
+                        let mut one = (**t).clone();
+                        one.args = m;
+                        whole = Arc::new(one);
+                        &whole
+                    }
+                    None => t,
+                },
+                None => t,
             }
         }
         _ => t,

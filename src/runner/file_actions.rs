@@ -149,6 +149,16 @@ pub async fn copy(
     hand_to(hc, t, "copy", args, scope, check, delegate).await
 }
 
+/// Whether the file begins with the vault header (only its first bytes
+/// are read: a tree may hold large files).
+fn starts_vaulted(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 14];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"$ANSIBLE_VAULT")
+}
+
 /// When the tree under `dir` holds vaulted files: a temporary directory
 /// with a copy of the tree (under the same name), those files decrypted.
 fn decrypted_mirror(dir: &Path) -> Result<Option<std::path::PathBuf>, String> {
@@ -157,9 +167,7 @@ fn decrypted_mirror(dir: &Path) -> Result<Option<std::path::PathBuf>, String> {
             let p = e.path();
             if p.is_dir() && !p.is_symlink() {
                 vaulted(&p, out);
-            } else if p.is_file()
-                && std::fs::read(&p).is_ok_and(|b| b.starts_with(b"$ANSIBLE_VAULT"))
-            {
+            } else if p.is_file() && starts_vaulted(&p) {
                 out.push(p);
             }
         }
@@ -520,12 +528,7 @@ pub async fn unarchive(
 /// The plaintext of a vaulted controller file (None when it is not vaulted);
 /// only the header is read to tell.
 fn decrypted_copy(path: &Path) -> Result<Option<String>, String> {
-    let mut head = [0u8; 14];
-    let is_vault = std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .map(|n| head[..n].starts_with(b"$ANSIBLE_VAULT"))
-        .unwrap_or(false);
-    if !is_vault {
+    if !starts_vaulted(path) {
         return Ok(None);
     }
     let bytes =

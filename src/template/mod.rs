@@ -713,17 +713,25 @@ impl Templar {
     /// expression guards it; in `a and b`, a false `a` means `b` was never
     /// looked at.
     fn check_undefined(&self, expr: &str, ctx: &Arc<Ctx>) -> Result<(), TemplateError> {
-        for part in self.reached_conjuncts(expr, ctx) {
-            let Ok(compiled) = self.inner.env.compile_expression(part) else {
-                continue;
-            };
-            for name in undeclared_in_order(&compiled.undeclared_variables(false), part) {
-                if !self.is_known(&name, ctx) && !is_guarded(expr, &name) {
-                    return Err(TemplateError::undefined(&name));
-                }
-            }
+        let missing = |part: &str| -> Option<String> {
+            let compiled = self.inner.env.compile_expression(part).ok()?;
+            undeclared_in_order(&compiled.undeclared_variables(false), part)
+                .into_iter()
+                .find(|name| !self.is_known(name, ctx) && !is_guarded(expr, name))
+        };
+        // The usual case, every name known, costs one look at the whole;
+        // only a missing name needs the short-circuit analysis.
+        if missing(expr).is_none() {
+            return Ok(());
         }
-        Ok(())
+        match self
+            .reached_conjuncts(expr, ctx)
+            .into_iter()
+            .find_map(missing)
+        {
+            Some(name) => Err(TemplateError::undefined(&name)),
+            None => Ok(()),
+        }
     }
 
     /// The top-level `and` operands of `expr` that evaluation reaches (up

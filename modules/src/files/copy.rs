@@ -792,12 +792,8 @@ impl Task {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let (mut steps, mut changes, diff) = self
-            .check_tree(host, &name, contents_only, &dirs, entries)
-            .await?;
-        self.plan_links(host, &name, contents_only, links, &mut steps, &mut changes)
-            .await?;
-        Ok((steps, changes, diff))
+        self.check_tree(host, &name, contents_only, &dirs, entries, links)
+            .await
     }
 
     /// A directory on the target (`remote_src`): its tree, listed with
@@ -858,44 +854,12 @@ impl Task {
         dirs.sort();
         let name = basename(src.trim_end_matches('/')).to_string();
         let contents_only = src.ends_with('/');
-        let (mut steps, mut changes, diff) = self
-            .check_tree(host, &name, contents_only, &dirs, entries)
-            .await?;
-        self.plan_links(host, &name, contents_only, links, &mut steps, &mut changes)
-            .await?;
-        Ok((steps, changes, diff))
+        self.check_tree(host, &name, contents_only, &dirs, entries, links)
+            .await
     }
 
-    /// Symlinks kept as symlinks, pointing where they pointed.
-    async fn plan_links(
-        &self,
-        host: &dyn HostRead,
-        name: &str,
-        contents_only: bool,
-        links: Vec<(String, String)>,
-        steps: &mut Vec<Step>,
-        changes: &mut Vec<String>,
-    ) -> Result<(), ModuleError> {
-        let base = if contents_only {
-            self.dest.trim_end_matches('/').to_string()
-        } else {
-            join(&self.dest, name)
-        };
-        for (rel, target) in links {
-            let dest = join(&base, &rel);
-            let cur = host.stat(&dest, &StatOpts::lstat()).await?;
-            let same = cur
-                .as_ref()
-                .is_some_and(|c| c.is_link() && c.lnk_target.as_deref() == Some(target.as_str()));
-            if !same {
-                changes.push(format!("link {dest} -> {target}"));
-                steps.push(Step::Link { dest, target });
-            }
-        }
-        Ok(())
-    }
-
-    /// Plans a copied tree: the directories to create, then each file.
+    /// Plans a copied tree: the directories to create, then each file, then
+    /// each symlink kept as a symlink (`(path, target)`).
     async fn check_tree(
         &self,
         host: &dyn HostRead,
@@ -903,6 +867,7 @@ impl Task {
         contents_only: bool,
         dirs: &[String],
         files: Vec<TreeFile>,
+        links: Vec<(String, String)>,
     ) -> Result<(Vec<Step>, Vec<String>, Vec<Diff>), ModuleError> {
         let base = if contents_only {
             self.dest.trim_end_matches('/').to_string()
@@ -936,9 +901,11 @@ impl Task {
                 }
             }
         }
+        // Nothing needs looking at under a directory that is not there yet.
+        let under_missing = |p: &str| missing.iter().any(|m| p.starts_with(&format!("{m}/")));
         for f in files {
             let dest = join(&base, &f.rel);
-            let st = if missing.iter().any(|m| dest.starts_with(&format!("{m}/"))) {
+            let st = if under_missing(&dest) {
                 None
             } else {
                 host.stat(&dest, &self.stat_opts()).await?
@@ -949,6 +916,20 @@ impl Task {
             steps.extend(p.step);
             changes.extend(p.changes);
             diff.extend(p.diff);
+        }
+        for (rel, target) in links {
+            let dest = join(&base, &rel);
+            let same = !under_missing(&dest)
+                && host
+                    .stat(&dest, &StatOpts::lstat())
+                    .await?
+                    .is_some_and(|c| {
+                        c.is_link() && c.lnk_target.as_deref() == Some(target.as_str())
+                    });
+            if !same {
+                changes.push(format!("link {dest} -> {target}"));
+                steps.push(Step::Link { dest, target });
+            }
         }
         Ok((steps, changes, diff))
     }
