@@ -40,7 +40,8 @@ async fn wait_for_an_open_port() {
     };
     assert_eq!(result["port"], port);
     assert_eq!(result["state"], "started");
-    assert_eq!(result["elapsed"], 0);
+    // Whole seconds waited; how many depends on the machine's load.
+    assert!(result["elapsed"].is_u64(), "{result:?}");
     assert_eq!(result["path"], serde_json::Value::Null);
 }
 
