@@ -42,6 +42,13 @@ pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
         books.push(book);
     }
     if cli.syntax_check {
+        if let Some(d) = books
+            .iter()
+            .flat_map(|b| &b.plays)
+            .find_map(|p| p.missing_handler.clone())
+        {
+            return Err(d);
+        }
         for w in &warnings {
             eprintln!("[WARNING]: {w}");
         }
@@ -114,14 +121,28 @@ pub async fn execute(
                     plays: b.plays.len(),
                 });
                 for play in &b.plays {
+                    if let Some(d) = &play.missing_handler {
+                        run.emit(PlaybookEvent::Error(
+                            d.to_string()
+                                .trim_start_matches("[ERROR]: ")
+                                .trim_end()
+                                .to_string(),
+                        ));
+                        return true;
+                    }
                     runner::play::run_play(&run, play).await;
                 }
             }
+            false
         }
     };
     let mut work = std::pin::pin!(work);
+    let mut load_error = false;
     let interrupted = tokio::select! {
-        _ = &mut work => false,
+        e = &mut work => {
+            load_error = e;
+            false
+        }
         _ = tokio::signal::ctrl_c() => true,
     };
     if interrupted {
@@ -151,6 +172,8 @@ pub async fn execute(
     let errored = run_errored;
     Ok(if interrupted {
         99
+    } else if load_error {
+        4
     } else {
         match runner::exit_code(&recap, failed) {
             // A play that could not start is an error even if no host failed.

@@ -189,6 +189,27 @@ fn load_plays(
 /// rendered while loading: play and host variables do not exist yet).
 static LOAD_VARS: std::sync::Mutex<Option<Map<String, Value>>> = std::sync::Mutex::new(None);
 
+/// The play being loaded's `vars`, which templated `import_role` names may
+/// use (Ansible renders static imports with play and extra vars, never
+/// host vars).
+static PLAY_VARS: std::sync::Mutex<Option<Arc<Map<String, Value>>>> = std::sync::Mutex::new(None);
+
+fn set_play_vars(vars: Option<Arc<Map<String, Value>>>) {
+    match PLAY_VARS.lock() {
+        Ok(mut g) => *g = vars,
+        Err(p) => *p.into_inner() = vars,
+    }
+}
+
+/// Forgets the play's vars when its parsing ends, however it ends.
+struct PlayVarsGuard;
+
+impl Drop for PlayVarsGuard {
+    fn drop(&mut self) {
+        set_play_vars(None);
+    }
+}
+
 /// Sets the variables templated `import_playbook` names may use.
 pub fn set_load_vars(vars: Map<String, Value>) {
     if let Ok(mut v) = LOAD_VARS.lock() {
@@ -217,8 +238,11 @@ fn render_static(
     text: &str,
     vars: &[&Map<String, Value>],
 ) -> Result<String, Diagnostic> {
-    let mut layers: Vec<_> = vars
-        .iter()
+    let play = PLAY_VARS.lock().ok().and_then(|g| g.clone());
+    let mut layers: Vec<_> = play
+        .as_deref()
+        .into_iter()
+        .chain(vars.iter().copied())
         .map(|m| crate::runner::scope::layer(m, true))
         .collect();
     if let Ok(Some(extra)) = LOAD_VARS.lock().as_deref() {
@@ -380,6 +404,7 @@ fn parse_play(
 ) -> Result<Play, Diagnostic> {
     check_keys(file, n, PLAY, "Play")?;
     reset_seen();
+    pending_exposed().clear();
     let Some(hosts) = n.get("hosts") else {
         return Err(file.err(n, "the field 'hosts' is required but was not set"));
     };
@@ -400,6 +425,8 @@ fn parse_play(
         },
     };
     let vars_prompt = parse_vars_prompt(file, n.get("vars_prompt"))?;
+    set_play_vars(Some(Arc::new(vars.clone())));
+    let _clear = PlayVarsGuard;
     let section = |key: &str| -> Result<Vec<Step>, Diagnostic> {
         match n.get(key) {
             Some(list) => parse_steps(file, list, &kw, None, &mut Vec::new()),
@@ -426,6 +453,7 @@ fn parse_play(
                 })?;
             role_steps.extend(loaded.steps);
             role_handlers.extend(loaded.handlers);
+            pending_exposed().extend(loaded.exposed);
         }
     }
     let pre_tasks = section("pre_tasks")?;
@@ -472,8 +500,11 @@ fn parse_play(
         force_handlers: n.get("force_handlers").map(Node::to_json),
         kw,
         roles_seen: current_seen(),
+        exposed: std::mem::take(&mut *pending_exposed()),
+        missing_handler: None,
     };
-    check_notify(file, &play, warnings)?;
+    let mut play = play;
+    play.missing_handler = check_notify(file, &play, warnings).err();
     Ok(play)
 }
 
@@ -496,6 +527,17 @@ fn current_seen() -> Arc<crate::roles::Seen> {
 fn reset_seen() {
     if let Ok(mut g) = CURRENT_SEEN.lock() {
         *g = None;
+    }
+}
+
+/// Public roles loaded while a play's sections are parsed, in load order.
+static PENDING_EXPOSED: std::sync::Mutex<Vec<crate::roles::Exposure>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn pending_exposed() -> std::sync::MutexGuard<'static, Vec<crate::roles::Exposure>> {
+    match PENDING_EXPOSED.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
     }
 }
 
@@ -813,30 +855,49 @@ fn parse_steps_depth(
             }
         }
         let task = parse_task(file, item, parent, role)?;
+        if matches!(task.action.as_str(), "include_role" | "import_role") {
+            check_role_from_args(file, item, &task.args)?;
+        }
         if task.action == "import_tasks" {
-            out.extend(import_tasks(&task, warnings, depth)?);
+            check_import_options(file, item, &task, &["file", "_raw_params"])?;
+            out.extend(import_tasks(file, item, &task, warnings, depth)?);
         } else if task.action == "import_role" {
+            check_import_options(
+                file,
+                item,
+                &task,
+                &[
+                    "name",
+                    "role",
+                    "tasks_from",
+                    "vars_from",
+                    "defaults_from",
+                    "handlers_from",
+                    "public",
+                    "allow_duplicates",
+                    "rolespec_validate",
+                ],
+            )?;
             let mut args = task.args.clone();
             // A templated role name is rendered now, from the variables
-            // that exist while loading (import_playbook vars, extra vars).
-            for key in ["name", "role"] {
+            // that exist while loading (play vars, import vars, extra vars).
+            for key in [
+                "name",
+                "role",
+                "tasks_from",
+                "vars_from",
+                "defaults_from",
+                "handlers_from",
+            ] {
                 if let Some(Value::String(n)) = args.get(key)
                     && has_template(n)
                 {
-                    let vars: Vec<&Map<String, Value>> = task
-                        .kw
-                        .include_params
-                        .iter()
-                        .chain(&task.kw.block_vars)
-                        .map(|m| m.as_ref())
-                        .chain(std::iter::once(&*task.vars))
-                        .collect();
-                    let rendered = render_static(file, item, n, &vars)?;
+                    let rendered = render_static(file, item, n, &static_vars(&task))?;
                     args.insert(key.into(), Value::String(rendered));
                 }
             }
-            let (spec, _) =
-                crate::roles::spec_from(&Value::Object(args)).map_err(|e| file.err(item, e))?;
+            let (spec, _) = crate::roles::spec_from(&Value::Object(args.clone()))
+                .map_err(|e| file.err(item, e))?;
             let mut kw = task.kw.clone();
             if !task.vars.is_empty() {
                 kw.role_params.push(task.vars.clone());
@@ -852,11 +913,40 @@ fn parse_steps_depth(
                 })?;
             out.extend(loaded.steps);
             pending_handlers().extend(loaded.handlers);
+            // An imported role is public unless it says otherwise.
+            if args.get("public").and_then(tutti_modules::params::to_bool) != Some(false) {
+                pending_exposed().extend(loaded.exposed);
+            }
         } else {
             out.push(Step::Task(Arc::new(task)));
         }
     }
     Ok(out)
+}
+
+/// `tasks_from` and its siblings name one file: anything but a string is
+/// refused while loading, as Ansible does.
+fn check_role_from_args(
+    file: &File,
+    at: &Node,
+    args: &Map<String, Value>,
+) -> Result<(), Diagnostic> {
+    for key in ["tasks_from", "vars_from", "defaults_from", "handlers_from"] {
+        let class = match args.get(key) {
+            None | Some(Value::String(_)) => continue,
+            Some(Value::Array(_)) => "list",
+            Some(Value::Object(_)) => "dict",
+            Some(Value::Bool(_)) => "bool",
+            Some(Value::Number(n)) if n.is_f64() => "float",
+            Some(Value::Number(_)) => "int",
+            Some(Value::Null) => "NoneType",
+        };
+        return Err(file.err(
+            at,
+            format!("Expected a string for {key} but got <class '{class}'> instead"),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_block(
@@ -890,8 +980,45 @@ fn parse_block(
     })
 }
 
+/// The variables a static import's names may use, lowest first (the play's
+/// vars and the extra vars come from `render_static`).
+fn static_vars(task: &Task) -> Vec<&Map<String, Value>> {
+    task.kw
+        .include_params
+        .iter()
+        .chain(&task.kw.block_vars)
+        .map(|m| m.as_ref())
+        .chain(std::iter::once(&*task.vars))
+        .collect()
+}
+
+/// Static imports take only their own options (`apply` belongs to the
+/// dynamic includes); anything else is refused while loading.
+fn check_import_options(
+    file: &File,
+    at: &Node,
+    task: &Task,
+    valid: &[&str],
+) -> Result<(), Diagnostic> {
+    let bad: Vec<&str> = task
+        .args
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !valid.contains(k))
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(file.err(
+        at,
+        format!("Invalid options for {}: {}", task.action, bad.join(", ")),
+    ))
+}
+
 /// Inlines an `import_tasks` file: its tasks inherit the import's keywords.
 fn import_tasks(
+    file: &File,
+    at: &Node,
     task: &Task,
     warnings: &mut Vec<String>,
     depth: usize,
@@ -913,20 +1040,20 @@ fn import_tasks(
                 None,
             )
         })?;
-    if has_template(name) {
-        return Err(Diagnostic::parse(
-            format!(
-                "import_tasks is static: its file name cannot use variables ('{name}'); use include_tasks (at {})",
-                task.origin
-            ),
-            None,
-        ));
-    }
+    let rendered;
+    let name = if has_template(name) {
+        rendered = render_static(file, at, name, &static_vars(task))?;
+        rendered.as_str()
+    } else {
+        name
+    };
     // Beside the importing file, then (from a role's handlers/) the role's
-    // tasks/, then the playbook's directory, as Ansible searches.
+    // tasks/ and the role itself, then the playbook's directory, as Ansible
+    // searches.
     let mut candidates = vec![task.base_dir.join(name)];
     if let Some(role_dir) = task.base_dir.parent().filter(|_| task.role.is_some()) {
         candidates.push(role_dir.join("tasks").join(name));
+        candidates.push(role_dir.join(name));
     }
     candidates.extend(crate::roles::playbook_dir().map(|d| d.join(name)));
     let path = candidates
@@ -1040,7 +1167,9 @@ fn parse_task(
         _ => return Err(file.err(n, "no module/action detected in task.")),
     };
     let short = keywords::short_name(&written).to_string();
-    if !keywords::is_known_action(&short) {
+    // A templated action name is not resolved while loading (Ansible lets
+    // such a task load and fails it only if it runs).
+    if !keywords::is_known_action(&short) && !has_template(&written) {
         let mut d = file.err(
             n,
             format!("couldn't resolve module/action '{written}'. This often indicates a misspelling, missing collection, or incorrect module path."),

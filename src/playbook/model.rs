@@ -63,6 +63,14 @@ pub struct Play {
     pub kw: Keywords,
     /// Roles this play has loaded, so a dependency runs once per play.
     pub roles_seen: Arc<crate::roles::Seen>,
+    /// Defaults and vars of the play's static roles (`roles:` and
+    /// `import_role`), which all its tasks see.
+    pub exposed: Vec<crate::roles::Exposure>,
+    /// A notify naming no handler. Ansible finds it only when the play
+    /// runs, so earlier plays still run; tutti reports it as the play
+    /// starts, before the play contacts any host (and `--syntax-check`
+    /// reports it at once).
+    pub missing_handler: Option<crate::diagnostic::Diagnostic>,
 }
 
 /// Keywords inherited from play to block to task. A task's copy already

@@ -160,6 +160,18 @@ pub struct RoleSpec {
 pub struct LoadedRole {
     pub steps: Vec<Step>,
     pub handlers: Vec<Arc<Task>>,
+    /// The defaults and vars the role (its dependencies first) shows the
+    /// whole play when it is public.
+    pub exposed: Vec<Exposure>,
+}
+
+/// A public role's defaults and `vars/`, which every task of the play sees
+/// (defaults below everything, vars at the role-vars level), as Ansible's
+/// imported and `public: true` roles do.
+#[derive(Clone, Debug)]
+pub struct Exposure {
+    pub defaults: Arc<crate::template::Layer>,
+    pub vars: Arc<crate::template::Layer>,
 }
 
 /// Roles already loaded in a play, for dependency de-duplication.
@@ -258,6 +270,7 @@ pub fn load(
             return Ok(LoadedRole {
                 steps: Vec::new(),
                 handlers: Vec::new(),
+                exposed: Vec::new(),
             });
         }
     } else if let Ok(mut s) = seen.0.lock() {
@@ -266,6 +279,7 @@ pub fn load(
 
     let mut steps = Vec::new();
     let mut handlers = Vec::new();
+    let mut exposed = Vec::new();
     if let Some(Value::Array(deps)) = meta.get("dependencies") {
         for d in deps {
             let (dspec, dkw) = spec_from(d)
@@ -275,6 +289,7 @@ pub fn load(
             let loaded = load(&dspec, &kw, playbook_dir, seen, warnings, depth + 1)?;
             steps.extend(loaded.steps);
             handlers.extend(loaded.handlers);
+            exposed.extend(loaded.exposed);
         }
     }
 
@@ -284,6 +299,11 @@ pub fn load(
         spec.defaults_from.as_deref().unwrap_or("main"),
     )?;
     let mut vars = vars_file(&dir, "vars", spec.vars_from.as_deref().unwrap_or("main"))?;
+    // `role_name`/`role_path` below are the role's own, never exported.
+    exposed.push(Exposure {
+        defaults: crate::runner::scope::layer(&defaults, true),
+        vars: crate::runner::scope::layer(&vars, true),
+    });
     vars.insert("role_name".into(), Value::String(role_name.clone()));
     vars.insert(
         "role_path".into(),
@@ -326,7 +346,11 @@ pub fn load(
             flatten(s, &mut handlers);
         }
     }
-    Ok(LoadedRole { steps, handlers })
+    Ok(LoadedRole {
+        steps,
+        handlers,
+        exposed,
+    })
 }
 
 fn flatten(s: Step, out: &mut Vec<Arc<Task>>) {

@@ -41,6 +41,9 @@ pub struct PlayCtx {
     /// `meta: end_play` ended the play (no `NO MORE HOSTS LEFT` banner).
     pub ended_by_meta: std::sync::atomic::AtomicBool,
     pub force_handlers: bool,
+    /// Public roles every task sees: the play's static ones, then those a
+    /// `public: true` include_role brought in at run time.
+    pub exposed: std::sync::RwLock<Arc<Vec<crate::roles::Exposure>>>,
 }
 
 /// Extra vars and play vars only: for the play name and `hosts`.
@@ -200,24 +203,45 @@ pub fn select_hosts(run: &Run, pattern: &str) -> Vec<String> {
             Vec::new()
         }
     };
-    for term in pattern.split([',', ':']).map(str::trim) {
-        if term.is_empty() || term.starts_with('&') || term.starts_with('!') {
-            continue;
-        }
-        let mut add = |h: &String| {
-            if !hosts.contains(h) {
-                hosts.push(h.clone());
-            }
-        };
+    // Run-time hosts and groups join the pattern's terms; `!` and `&`
+    // terms then apply to them as to inventory hosts.
+    let dynamic_members = |term: &str| -> Vec<String> {
+        let mut m: Vec<String> = Vec::new();
         if term == "all" || term == "*" {
-            dynamic.hosts.keys().for_each(&mut add);
+            m.extend(dynamic.hosts.keys().cloned());
         }
         if let Some(members) = dynamic.groups.get(term) {
-            members.iter().for_each(&mut add);
+            m.extend(members.iter().cloned());
         }
         if dynamic.hosts.contains_key(term) {
-            add(&term.to_string());
+            m.push(term.to_string());
         }
+        m
+    };
+    let terms: Vec<&str> = pattern
+        .split([',', ':'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    for term in terms.iter().filter(|t| !t.starts_with(['&', '!'])) {
+        for h in dynamic_members(term) {
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
+        }
+    }
+    let has_dynamic = !dynamic.hosts.is_empty() || !dynamic.groups.is_empty();
+    for term in terms.iter().filter(|_| has_dynamic) {
+        let (exclude, name) = match (term.strip_prefix('!'), term.strip_prefix('&')) {
+            (Some(n), _) => (true, n),
+            (_, Some(n)) => (false, n),
+            _ => continue,
+        };
+        let mut members = dynamic_members(name);
+        if let Ok(sel) = run.session.select(name, None) {
+            members.extend(sel.hosts);
+        }
+        hosts.retain(|h| members.contains(h) != exclude);
     }
     hosts
 }
@@ -516,6 +540,7 @@ async fn run_batch(
         fatal: std::sync::atomic::AtomicBool::new(false),
         ended_by_meta: std::sync::atomic::AtomicBool::new(false),
         force_handlers,
+        exposed: std::sync::RwLock::new(Arc::new(play.exposed.clone())),
     });
     if let Ok(mut g) = holder.lock() {
         *g = Some(Arc::downgrade(&pc));

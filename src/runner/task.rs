@@ -82,7 +82,15 @@ impl HostCtx {
         let state = run.states.get(&self.host);
         let layers = self.pc.layers.get(&self.host).cloned().unwrap_or_default();
         let mut s = Scope::new();
-        // Role defaults are the lowest precedence of all.
+        let exposed = match self.pc.exposed.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        // Role defaults are the lowest precedence of all: the play's public
+        // roles', then the task's own role's.
+        for e in exposed.iter() {
+            s.push_layer(e.defaults.clone());
+        }
         for d in &t.kw.role_defaults {
             s.push_layer(scope::layer(d, true));
         }
@@ -92,6 +100,9 @@ impl HostCtx {
         s.push_layer(scope::facts_layer(&state.facts, &state.plain_facts));
         for l in layers.above_facts {
             s.push_layer(l);
+        }
+        for e in exposed.iter() {
+            s.push_layer(e.vars.clone());
         }
         for rv in &t.kw.role_vars {
             s.push_layer(scope::layer(rv, true));
@@ -362,9 +373,57 @@ pub async fn run(hc: &HostCtx, t: &Arc<Task>, kind: TaskKind) -> Finished {
                 ..finished
             };
         }
+        share_facts(hc, t, &finished.result);
         return finished;
     }
     run_throttled(hc, t, kind).await
+}
+
+/// Facts a `run_once` task sets or returns belong to every host of the
+/// batch, as in Ansible (even hosts that never reach the task, such as
+/// those a `run_once` include skipped).
+fn share_facts(hc: &HostCtx, t: &Task, result: &Map<String, Value>) {
+    let Some(facts) = result.get("ansible_facts").and_then(Value::as_object) else {
+        return;
+    };
+    if result.get("failed").and_then(Value::as_bool) == Some(true) {
+        return;
+    }
+    let states = &hc.pc.run.states;
+    for h in hc.pc.batch.iter().filter(|h| **h != hc.host) {
+        states.with(h, |s| {
+            if s.failed || s.unreachable {
+                return;
+            }
+            for (k, v) in facts {
+                if t.action == "set_fact" {
+                    s.host_facts.insert(k.clone(), v.clone());
+                    s.registered.remove(k);
+                } else {
+                    s.facts.insert(k.clone(), v.clone());
+                }
+            }
+        });
+    }
+}
+
+/// Whether this host is the one a `run_once` include is processed for:
+/// the first host of the batch still in play.
+pub fn is_run_once_leader(hc: &HostCtx) -> bool {
+    let states = &hc.pc.run.states;
+    hc.pc
+        .batch
+        .iter()
+        .find(|h| !states.with(h, |s| s.failed || s.unreachable))
+        .is_none_or(|h| *h == hc.host)
+}
+
+/// Whether task `t` has `run_once` set (rendered for this host).
+pub fn runs_once(hc: &HostCtx, t: &Task) -> bool {
+    t.kw.run_once.is_some() && {
+        let scope = hc.scope_for(t);
+        render_bool(hc, &t.kw.run_once, &scope, false).unwrap_or(false)
+    }
 }
 
 async fn run_throttled(hc: &HostCtx, t: &Arc<Task>, kind: TaskKind) -> Finished {
@@ -395,7 +454,7 @@ pub(super) struct Modes {
     delegate: Option<String>,
 }
 
-async fn run_inner(hc: &HostCtx, t: &Arc<Task>, kind: TaskKind, scope: Scope) -> Finished {
+async fn run_inner(hc: &HostCtx, t: &Arc<Task>, kind: TaskKind, mut scope: Scope) -> Finished {
     let run = &hc.pc.run;
     let modes = match modes(hc, t, &scope) {
         Ok(m) => m,
@@ -404,6 +463,9 @@ async fn run_inner(hc: &HostCtx, t: &Arc<Task>, kind: TaskKind, scope: Scope) ->
             return report(hc, t, kind, &default_modes(hc), o, None);
         }
     };
+    if let Some(d) = modes.delegate.as_deref().filter(|d| *d != hc.host) {
+        scope.set("ansible_delegated_vars", delegated_vars(hc, d));
+    }
     let outcome = match &t.loop_spec {
         None => match eval_conds(hc, &t.kw.when, &scope) {
             Err(e) => Outcome::failed(e),
@@ -950,15 +1012,17 @@ pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
             p.to_path_buf()
         } else {
             // Beside the including file, then (from a role's handlers/ or
-            // a subdirectory) the role's tasks/, then the playbook's
-            // directory, as Ansible searches.
-            let role_tasks = t
+            // a subdirectory) the role's tasks/ and the role itself, then
+            // the playbook's directory, as Ansible searches.
+            let role_dirs = t
                 .base_dir
                 .parent()
                 .filter(|_| t.role.is_some())
-                .map(|r| r.join("tasks").join(p));
+                .map(|r| [r.join("tasks").join(p), r.join(p)])
+                .into_iter()
+                .flatten();
             std::iter::once(t.base_dir.join(p))
-                .chain(role_tasks)
+                .chain(role_dirs)
                 .find(|c| c.exists())
                 .unwrap_or_else(|| hc.pc.play.dir.join(p))
         }
@@ -966,26 +1030,18 @@ pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
     let mut kw = t.kw.clone();
     // The include's own tags select the include, not its tasks.
     kw.tags.truncate(t.kw.inherited_tags);
+    // `run_once` decided which host processes the include; the included
+    // tasks run there without it (unless `apply:` gives it to them).
+    kw.run_once = None;
     if !t.vars.is_empty() {
         kw.include_params.push(t.vars.clone());
     }
-    // `apply:` keywords apply to the included tasks.
-    if let Some(Value::Object(apply)) = t.args.get("apply") {
-        if let Some(tags) = apply.get("tags") {
-            match tags {
-                Value::Array(a) => kw
-                    .tags
-                    .extend(a.iter().filter_map(|v| v.as_str().map(str::to_string))),
-                Value::String(s) => kw.tags.extend(s.split(',').map(|x| x.trim().to_string())),
-                _ => {}
-            }
-        }
-        if let Some(b) = apply.get("become") {
-            kw.become_ = Some(b.clone());
-        }
-    }
-    // The include's own `when` was evaluated here; its tasks don't re-check it.
+    // The include's own `when` was evaluated here; its tasks don't re-check
+    // it. `apply:` keywords (a `when` among them) go to the included tasks.
     kw.when.clear();
+    if let Some(Value::Object(apply)) = t.args.get("apply") {
+        crate::roles::apply_keywords(&mut kw, apply);
+    }
     match crate::playbook::load::load_task_file(&path, &kw, t.role.as_deref()) {
         Ok((steps, warnings)) => {
             for w in warnings {
@@ -1041,6 +1097,32 @@ pub fn whole_args(t: &Task, rendered: &Map<String, Value>) -> Option<Map<String,
     match rendered.get("_raw_params") {
         Some(Value::Object(m)) => Some(m.clone()),
         _ => None,
+    }
+}
+
+/// `ansible_delegated_vars`: the delegate's own variables, under its name,
+/// so a delegated task can see where it runs.
+fn delegated_vars(hc: &HostCtx, d: &str) -> Var {
+    let run = &hc.pc.run;
+    let inv = &run.session.inventory;
+    let mut vars = if inv.has_host(d) {
+        inv.host_vars(d)
+    } else {
+        Map::new()
+    };
+    if let Some(dv) = run.states.dynamic().hosts.get(d) {
+        for (k, v) in dv {
+            vars.insert(k.clone(), v.clone());
+        }
+    }
+    vars.insert("inventory_hostname".into(), Value::String(d.to_string()));
+    vars.entry("ansible_host")
+        .or_insert_with(|| Value::String(d.to_string()));
+    let mut outer = Map::new();
+    outer.insert(d.to_string(), Value::Object(vars));
+    Var {
+        value: Value::Object(outer),
+        trusted: false,
     }
 }
 
@@ -1185,6 +1267,9 @@ pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
     // it; `apply:` keywords go to the role's tasks.
     kw.when.clear();
     kw.tags.truncate(t.kw.inherited_tags);
+    // `run_once` decided which host processes the include; the included
+    // tasks run there without it (unless `apply:` gives it to them).
+    kw.run_once = None;
     if let Some(Value::Object(apply)) = args.get("apply") {
         crate::roles::apply_keywords(&mut kw, apply);
     }
@@ -1202,6 +1287,18 @@ pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
     );
     for w in warnings {
         hc.pc.run.warn(w);
+    }
+    if let Ok(l) = &loaded
+        && args
+            .get("public")
+            .and_then(tutti_modules::params::to_bool)
+            .unwrap_or(false)
+    {
+        let mut g = match hc.pc.exposed.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        Arc::make_mut(&mut g).extend(l.exposed.iter().cloned());
     }
     match loaded {
         Ok(l) => Include::Loaded {

@@ -278,6 +278,11 @@ async fn include(hc: &HostCtx, t: &Arc<Task>, key: Key, kind: TaskKind) -> Flow 
         Release::Skip => return Flow::Continue,
         Release::Go => {}
     }
+    // `run_once` on an include concerns the include itself: it is
+    // processed for the first host only, so only that host runs its tasks.
+    if task::runs_once(hc, t) && !task::is_run_once_leader(hc) {
+        return Flow::Continue;
+    }
     let per_item = match loop_tasks(hc, t) {
         Ok(v) => v,
         Err(flow) => return flow,
