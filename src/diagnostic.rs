@@ -54,6 +54,9 @@ impl Span {
 pub enum Kind {
     /// Bad YAML, a bad playbook or inventory: exit 4.
     Parse,
+    /// A file the playbook names is missing: exit 4 while loading; at run
+    /// time (an include) it fails the host instead of stopping the run.
+    NotFound,
     /// Bad command-line options: exit 5.
     Options,
     /// Anything else that stops the run before it starts: exit 1.
@@ -105,7 +108,7 @@ impl Diagnostic {
     /// The process exit code Ansible uses for this kind of error.
     pub fn exit_code(&self) -> u8 {
         match self.kind {
-            Kind::Parse => 4,
+            Kind::Parse | Kind::NotFound => 4,
             Kind::Options => 5,
             Kind::Error => 1,
         }

@@ -121,6 +121,9 @@ pub async fn execute(
                     plays: b.plays.len(),
                 });
                 for play in &b.plays {
+                    if runner::scheduler::LOAD_FAILED.load(std::sync::atomic::Ordering::SeqCst) {
+                        return true;
+                    }
                     if let Some(d) = &play.missing_handler {
                         run.emit(PlaybookEvent::Error(
                             d.to_string()
@@ -160,7 +163,13 @@ pub async fn execute(
     if interrupted {
         run.emit(PlaybookEvent::Error("User interrupted execution".into()));
     }
-    run.emit(PlaybookEvent::Recap(recap.clone()));
+    let load_error =
+        load_error || runner::scheduler::LOAD_FAILED.load(std::sync::atomic::Ordering::SeqCst);
+    // A run stopped by a file that would not load ends without a recap,
+    // as ansible-playbook's does.
+    if !load_error {
+        run.emit(PlaybookEvent::Recap(recap.clone()));
+    }
     drop(run);
     drop(events);
     let _ = printer.await;

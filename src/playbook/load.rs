@@ -74,13 +74,15 @@ pub fn read_yaml(path: &Path) -> Result<(File, Node, Vec<String>), Diagnostic> {
         .map(Ok)
         .unwrap_or_else(|| std::fs::read_to_string(path))
         .map_err(|e| {
-            Diagnostic::parse(
+            let mut d = Diagnostic::parse(
                 format!(
-                    "Unable to retrieve file contents\nCould not find or access '{}': {e}",
-                    path.display()
+                    "Could not find or access '{p}' on the Ansible Controller: Unable to retrieve file contents.\nCould not find or access '{p}' on the Ansible Controller.\n{e}",
+                    p = path.display()
                 ),
                 None,
-            )
+            );
+            d.kind = crate::diagnostic::Kind::NotFound;
+            d
         })?;
     let src = Source::new(path.to_string_lossy().into_owned(), text);
     let loaded = yaml::load(&src)?;
@@ -230,14 +232,15 @@ fn render_import_name(
     render_static(file, at, name, &[&vars])
 }
 
-/// Renders a name needed while loading (an `import_playbook` file, an
-/// `import_role` name) with `vars` (lowest first) and the extra vars.
-fn render_static(
+/// Renders a value needed while loading (an `import_playbook` file, an
+/// `import_role` name or option) with the play's vars, `vars` (lowest
+/// first) and the extra vars.
+fn render_value_static(
     file: &File,
     at: &Node,
     text: &str,
     vars: &[&Map<String, Value>],
-) -> Result<String, Diagnostic> {
+) -> Result<Value, Diagnostic> {
     let play = PLAY_VARS.lock().ok().and_then(|g| g.clone());
     let mut layers: Vec<_> = play
         .as_deref()
@@ -249,10 +252,21 @@ fn render_static(
         layers.push(crate::runner::scope::layer(extra, true));
     }
     let scope = crate::runner::scope::scope_of(layers);
-    match crate::template::Templar::new().render_str(text, &scope) {
-        Ok(Value::String(s)) => Ok(s),
-        Ok(other) => Err(file.err(at, format!("expected a name, got {other}"))),
-        Err(e) => Err(file.err(at, format!("Error templating '{text}': {e}"))),
+    crate::template::Templar::new()
+        .render_str(text, &scope)
+        .map_err(|e| file.err(at, format!("Error templating '{text}': {e}")))
+}
+
+/// [`render_value_static`] for a name, which must render to a string.
+fn render_static(
+    file: &File,
+    at: &Node,
+    text: &str,
+    vars: &[&Map<String, Value>],
+) -> Result<String, Diagnostic> {
+    match render_value_static(file, at, text, vars)? {
+        Value::String(s) => Ok(s),
+        other => Err(file.err(at, format!("expected a name, got {other}"))),
     }
 }
 
@@ -858,6 +872,19 @@ fn parse_steps_depth(
         if matches!(task.action.as_str(), "include_role" | "import_role") {
             check_role_from_args(file, item, &task.args)?;
         }
+        if matches!(task.action.as_str(), "include_tasks" | "import_tasks") {
+            let named = |k: &str| match task.args.get(k) {
+                Some(Value::String(s)) => !s.is_empty(),
+                Some(Value::Null) | None => false,
+                Some(_) => true,
+            };
+            if !named("file") && !named("_raw_params") {
+                return Err(file.err(
+                    item,
+                    format!("No file specified for {}", task.action_as_written),
+                ));
+            }
+        }
         if task.action == "import_tasks" {
             check_import_options(file, item, &task, &["file", "_raw_params"])?;
             out.extend(import_tasks(file, item, &task, warnings, depth)?);
@@ -896,8 +923,18 @@ fn parse_steps_depth(
                     args.insert(key.into(), Value::String(rendered));
                 }
             }
-            let (spec, _) = crate::roles::spec_from(&Value::Object(args.clone()))
+            for key in ["allow_duplicates", "public", "rolespec_validate"] {
+                if let Some(Value::String(n)) = args.get(key)
+                    && has_template(n)
+                {
+                    let rendered = render_value_static(file, item, n, &static_vars(&task))?;
+                    args.insert(key.into(), rendered);
+                }
+            }
+            let (mut spec, _) = crate::roles::spec_from(&Value::Object(args.clone()))
                 .map_err(|e| file.err(item, e))?;
+            // An imported role may repeat unless the import says otherwise.
+            spec.allow_duplicates.get_or_insert(true);
             let mut kw = task.kw.clone();
             if !task.vars.is_empty() {
                 kw.role_params.push(task.vars.clone());
@@ -1011,7 +1048,7 @@ fn check_import_options(
     }
     Err(file.err(
         at,
-        format!("Invalid options for {}: {}", task.action, bad.join(", ")),
+        format!("Invalid options for {}: {}", task.action, bad.join(",")),
     ))
 }
 

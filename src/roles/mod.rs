@@ -154,6 +154,11 @@ pub struct RoleSpec {
     pub vars_from: Option<String>,
     pub defaults_from: Option<String>,
     pub handlers_from: Option<String>,
+    /// `allow_duplicates` given where the role is named (import_role and
+    /// include_role; it overrides the role's meta).
+    pub allow_duplicates: Option<bool>,
+    /// `rolespec_validate: false` skips the argument-spec check.
+    pub skip_validation: bool,
 }
 
 /// What loading a role produced.
@@ -204,7 +209,13 @@ pub fn spec_from(v: &Value) -> Result<(RoleSpec, Map<String, Value>), String> {
                             }
                         }
                     }
-                    "public" | "allow_duplicates" | "rolespec_validate" | "apply" => {}
+                    "allow_duplicates" => {
+                        spec.allow_duplicates = tutti_modules::params::to_bool(val);
+                    }
+                    "rolespec_validate" => {
+                        spec.skip_validation = tutti_modules::params::to_bool(val) == Some(false);
+                    }
+                    "public" | "apply" => {}
                     _ => {
                         spec.params.insert(k.clone(), val.clone());
                     }
@@ -217,6 +228,19 @@ pub fn spec_from(v: &Value) -> Result<(RoleSpec, Map<String, Value>), String> {
         return Err("a role needs a name ('role:')".into());
     }
     Ok((spec, keywords))
+}
+
+/// What makes two invocations of a role the same one (its directory and
+/// parameters), for `allow_duplicates`.
+fn identity(dir: &Path, spec: &RoleSpec) -> String {
+    format!("{}|{}", dir.display(), Value::Object(spec.params.clone()))
+}
+
+/// The identity of the role `spec` names, if it can be found.
+pub fn identity_of(spec: &RoleSpec, playbook_dir: &Path) -> Option<String> {
+    find(&spec.name, playbook_dir)
+        .ok()
+        .map(|dir| identity(&dir, spec))
 }
 
 /// Loads a role (its dependencies first) as steps inheriting `parent`.
@@ -256,12 +280,13 @@ pub fn load(
         None => Map::new(),
     };
     // A role runs once per play with the same parameters.
-    let allow_dup = meta
-        .get("allow_duplicates")
-        .and_then(tutti_modules::params::to_bool)
-        .unwrap_or(false);
-    let identity = format!("{}|{}", dir.display(), Value::Object(spec.params.clone()));
-    if !allow_dup && depth > 0 {
+    let allow_dup = spec.allow_duplicates.unwrap_or_else(|| {
+        meta.get("allow_duplicates")
+            .and_then(tutti_modules::params::to_bool)
+            .unwrap_or(false)
+    });
+    let identity = identity(&dir, spec);
+    if !allow_dup {
         let mut s = match seen.0.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
@@ -316,7 +341,7 @@ pub fn load(
         kw.role_params.push(Arc::new(spec.params.clone()));
     }
     let tasks_name = spec.tasks_from.as_deref().unwrap_or("main");
-    if let Some(argspec) = argument_spec(&dir, tasks_name) {
+    if let Some(argspec) = argument_spec(&dir, tasks_name).filter(|_| !spec.skip_validation) {
         steps.push(Step::Task(Arc::new(validate_task(
             &dir, &role_name, argspec, &kw,
         ))));

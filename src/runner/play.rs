@@ -168,6 +168,7 @@ pub async fn run_play(run: &Arc<Run>, play: &Arc<Play>) {
             s.failed = false;
             s.ended = false;
             s.notified.clear();
+            s.roles_included.clear();
         });
     }
 }

@@ -17,6 +17,10 @@ use crate::output::events::{PlaybookEvent, TaskKind};
 /// Set on Ctrl-C: no host starts another task.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// A file included at run time would not parse: like a playbook that
+/// would not load, the run stops (nothing new starts) and exits 4.
+pub static LOAD_FAILED: AtomicBool = AtomicBool::new(false);
+
 /// A task's position in play order: section, then indices down the tree.
 pub type Key = Vec<u32>;
 
@@ -73,7 +77,7 @@ pub struct Gate {
 impl Gate {
     /// Waits until this host may run the task at `key`.
     pub async fn arrive(&self, host: &str, key: Key, id: usize, banner: Banner) -> Release {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if INTERRUPTED.load(Ordering::SeqCst) || LOAD_FAILED.load(Ordering::SeqCst) {
             return Release::Abort;
         }
         if self.abort.load(Ordering::SeqCst) && !banner.forced {

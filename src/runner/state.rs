@@ -41,6 +41,9 @@ pub struct HostState {
     /// Running notified handlers under `--force-handlers`: what they
     /// include runs even though the play was stopped.
     pub forcing_handlers: bool,
+    /// Roles `include_role` ran on this host in the current play (by
+    /// identity), for `allow_duplicates: false`.
+    pub roles_included: HashSet<String>,
     /// Running what a handler included: its tasks are handlers too
     /// (`RUNNING HANDLER [...]`).
     pub in_handler: bool,

@@ -522,7 +522,7 @@ fn modes(hc: &HostCtx, t: &Task, scope: &Scope) -> Result<Modes, TemplateError> 
     })
 }
 
-pub(super) fn skipped(false_cond: &str) -> Outcome {
+pub fn skipped(false_cond: &str) -> Outcome {
     let mut r = Map::new();
     r.insert(
         "skip_reason".into(),
@@ -939,15 +939,12 @@ pub enum Include {
 /// Reports a task that failed before it could run (a loop that would not
 /// render, say) and says how the host goes on.
 pub fn report_failure(hc: &HostCtx, t: &Arc<Task>, msg: String) -> Flow {
-    report(
-        hc,
-        t,
-        TaskKind::Task,
-        &default_modes(hc),
-        Outcome::failed(msg),
-        None,
-    )
-    .flow
+    report_outcome(hc, t, Outcome::failed(msg))
+}
+
+/// Reports an outcome decided before the task could run (registered too).
+pub fn report_outcome(hc: &HostCtx, t: &Arc<Task>, o: Outcome) -> Flow {
+    report(hc, t, TaskKind::Task, &default_modes(hc), o, None).flow
 }
 
 fn include_preamble(hc: &HostCtx, t: &Arc<Task>) -> Result<(Scope, Modes), Include> {
@@ -1051,6 +1048,18 @@ pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
                 steps,
                 file: path.to_string_lossy().into_owned(),
             }
+        }
+        // A file that exists but will not parse stops the run, as in
+        // Ansible (a `rescue` cannot catch it); a missing one fails the host.
+        Err(d) if d.kind != crate::diagnostic::Kind::NotFound => {
+            super::scheduler::LOAD_FAILED.store(true, std::sync::atomic::Ordering::SeqCst);
+            hc.pc.run.emit(crate::output::events::PlaybookEvent::Error(
+                d.to_string()
+                    .trim_start_matches("[ERROR]: ")
+                    .trim_end()
+                    .to_string(),
+            ));
+            Include::Failed(Flow::Stop)
         }
         Err(d) => {
             let f = report(
@@ -1255,7 +1264,7 @@ pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
             return Include::Failed(f.flow);
         }
     };
-    let (spec, _) = match crate::roles::spec_from(&Value::Object(args.clone())) {
+    let (mut spec, _) = match crate::roles::spec_from(&Value::Object(args.clone())) {
         Ok(s) => s,
         Err(e) => {
             let f = report(hc, t, TaskKind::Task, &modes, Outcome::failed(e), None);
@@ -1275,6 +1284,20 @@ pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
     }
     if !t.vars.is_empty() {
         kw.role_params.push(t.vars.clone());
+    }
+    // An included role repeats on a host unless the include says
+    // `allow_duplicates: false` and the role already ran there.
+    let once = !spec.allow_duplicates.unwrap_or(true);
+    spec.allow_duplicates = Some(true);
+    if let Some(id) = crate::roles::identity_of(&spec, &hc.pc.play.dir) {
+        let again = hc
+            .pc
+            .run
+            .states
+            .with(&hc.host, |s| !s.roles_included.insert(id));
+        if again && once {
+            return Include::Skipped;
+        }
     }
     let mut warnings = Vec::new();
     let loaded = crate::roles::load(

@@ -335,9 +335,17 @@ fn loop_tasks(hc: &HostCtx, t: &Arc<Task>) -> Result<Vec<Arc<Task>>, Flow> {
     let Some(spec) = &t.loop_spec else {
         return Ok(vec![t.clone()]);
     };
-    let items = match super::loops::loop_items(hc, spec, &hc.scope_for(t)) {
+    let scope = hc.scope_for(t);
+    let items = match super::loops::loop_items(hc, spec, &scope) {
         Ok(items) => items,
-        Err(e) => return Err(task::report_failure(hc, t, e)),
+        // A `when` that is false without the item skips the include
+        // instead of failing on a list that will not render.
+        Err(e) => {
+            return Err(match task::eval_conds(hc, &t.kw.when, &scope) {
+                Ok(Some(false_cond)) => task::report_outcome(hc, t, task::skipped(&false_cond)),
+                _ => task::report_failure(hc, t, e),
+            });
+        }
     };
     let lc = &t.loop_control;
     let loop_var = super::loops::loop_var_name(hc, t, &hc.scope_for(t));
