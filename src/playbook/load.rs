@@ -1144,7 +1144,9 @@ fn parse_task(
             });
             continue;
         }
-        if keywords::is_known_action(keywords::short_name(&key)) {
+        if keywords::is_known_action(keywords::short_name(&key))
+            || crate::library::find(&key, &file.dir).is_some()
+        {
             if let Some((first, _)) = action {
                 return Err(file.err(
                     k,
@@ -1206,7 +1208,10 @@ fn parse_task(
     let short = keywords::short_name(&written).to_string();
     // A templated action name is not resolved while loading (Ansible lets
     // such a task load and fails it only if it runs).
-    if !keywords::is_known_action(&short) && !has_template(&written) {
+    if !keywords::is_known_action(&short)
+        && !has_template(&written)
+        && crate::library::find(&written, &file.dir).is_none()
+    {
         let mut d = file.err(
             n,
             format!("couldn't resolve module/action '{written}'. This often indicates a misspelling, missing collection, or incorrect module path."),

@@ -1182,12 +1182,8 @@ pub async fn run_module(
     check: bool,
     delegate: Option<&str>,
 ) -> Outcome {
-    let _run = &hc.pc.run;
     let Some(module) = tutti_modules::find(&t.action) else {
-        return Outcome::failed(format!(
-            "couldn't resolve module/action '{}'",
-            t.action_as_written
-        ));
+        return run_custom_module(hc, t, scope, check, delegate).await;
     };
     let args = match render_args(hc, t, scope) {
         Ok(a) => a,
@@ -1196,12 +1192,47 @@ pub async fn run_module(
     run_module_with(hc, t, module, args, scope, check, delegate).await
 }
 
+/// A module from a `library/` directory (see [`crate::custom_module`]).
+async fn run_custom_module(
+    hc: &HostCtx,
+    t: &Task,
+    scope: &Scope,
+    check: bool,
+    delegate: Option<&str>,
+) -> Outcome {
+    let Some(path) = crate::library::find(&t.action_as_written, &t.base_dir) else {
+        return Outcome::failed(format!(
+            "couldn't resolve module/action '{}'",
+            t.action_as_written
+        ));
+    };
+    let python = scope
+        .get_raw("ansible_python_interpreter")
+        .and_then(|v| v.value.as_str().map(str::to_string))
+        .filter(|p| !p.is_empty() && !p.starts_with("auto"));
+    let module = match crate::custom_module::CustomModule::load(&t.action, &path, python) {
+        Ok(m) => m,
+        Err(e) => return Outcome::failed(e),
+    };
+    let mut args = match render_args(hc, t, scope) {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
+    };
+    let run = &hc.pc.run;
+    args.insert("_ansible_diff".into(), Value::Bool(run.opts.diff));
+    args.insert(
+        "_ansible_verbosity".into(),
+        Value::from(run.opts.verbosity as u64),
+    );
+    run_module_with(hc, t, &module, args, scope, check, delegate).await
+}
+
 /// Runs `module` with arguments that are already rendered (and, for
 /// actions like `template`, prepared on the controller).
 pub async fn run_module_with(
     hc: &HostCtx,
     t: &Task,
-    module: &'static dyn tutti_modules::Module,
+    module: &dyn tutti_modules::Module,
     args: Map<String, Value>,
     scope: &Scope,
     check: bool,

@@ -47,9 +47,14 @@ TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \**$")
 FATAL = re.compile(r"^(?:fatal|failed): \[[^\]]+\]")
 
 
+MODULE_UTILS = SRC / "lib" / "ansible" / "module_utils"
+
+
 def fetch():
-    """Downloads and unpacks the sdist's integration targets, once."""
-    if TARGETS_DIR.is_dir():
+    """Downloads and unpacks the sdist's integration targets and its
+    `module_utils` (what custom Python modules import, which tutti ships
+    to the target as ansible-core does), once."""
+    if TARGETS_DIR.is_dir() and MODULE_UTILS.is_dir():
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     tarball = CACHE / f"ansible_core-{VERSION}.tar.gz"
@@ -58,9 +63,10 @@ def fetch():
             [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
              "--no-binary", ":all:", f"ansible-core=={VERSION}", "-d", str(CACHE)],
             check=True)
-    prefix = f"ansible_core-{VERSION}/test/integration/targets/"
+    prefixes = (f"ansible_core-{VERSION}/test/integration/targets/",
+                f"ansible_core-{VERSION}/lib/ansible/module_utils/")
     with tarfile.open(tarball) as tar:
-        members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
+        members = [m for m in tar.getmembers() if m.name.startswith(prefixes)]
         tar.extractall(CACHE, members=members, filter="tar")
 
 
@@ -211,6 +217,9 @@ def run_target(target, bindir, sshd, work):
         "OUTPUT_DIR": str(out_dir),
         "HOME": str(home),
         "ANSIBLE_TEST_PREFER_PODMAN": "0",
+        # The controller's ansible-core, for custom Python modules: here the
+        # sdist's own copy (ansible-core itself ships it inside its modules).
+        "TUTTI_MODULE_UTILS": str(MODULE_UTILS),
     })
     tdir = TARGETS_DIR / target
     if (tdir / "runme.sh").exists():
