@@ -1,5 +1,6 @@
 //! The command line: `tutti adhoc|inventory|roles ...`, and the same binary
-//! answering as `ansible`, `ansible-inventory`, `ansible-galaxy` and `ansible-doc` when
+//! answering as `ansible`, `ansible-inventory`, `ansible-galaxy`, `ansible-doc` and
+//! `ansible-config` when
 //! invoked under those names (a symlink), with their own argument shapes.
 
 use std::path::PathBuf;
@@ -31,6 +32,40 @@ pub enum Command {
     Vault(crate::vault::VaultCli),
     /// Show a module's parameters, or list the modules (like `ansible-doc`).
     Doc(DocCli),
+    /// Show the settings in effect and where they come from (like `ansible-config`).
+    Config(ConfigCli),
+}
+
+/// `tutti config` / `ansible-config`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ansible-config",
+    version,
+    about = "The settings tutti reads (tutti's `config`)"
+)]
+pub struct ConfigCli {
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ConfigAction {
+    /// Every setting tutti reads: its ansible.cfg key, variable and default.
+    List,
+    /// The value of each setting and where it came from.
+    Dump {
+        /// Only the settings that differ from their defaults.
+        #[arg(long = "only-changed", alias = "changed-only")]
+        only_changed: bool,
+        /// Plugin type; only the base settings exist.
+        #[arg(short = 't', long = "type", default_value = "base")]
+        kind: String,
+        /// Output format; only `display` is produced.
+        #[arg(short = 'f', long = "format", default_value = "display")]
+        format: String,
+    },
+    /// The config file in use.
+    View,
 }
 
 /// `tutti doc` / `ansible-doc`.
@@ -395,6 +430,7 @@ pub enum Invocation {
     AnsibleGalaxy(Box<AnsibleGalaxyCli>),
     AnsibleVault(Box<crate::vault::AnsibleVaultCli>),
     AnsibleDoc(DocCli),
+    AnsibleConfig(ConfigCli),
 }
 
 /// Parses the command line, choosing the grammar by the program name.
@@ -413,6 +449,7 @@ pub fn parse() -> Invocation {
             Invocation::AnsibleVault(Box::new(crate::vault::AnsibleVaultCli::parse()))
         }
         "ansible-doc" => Invocation::AnsibleDoc(DocCli::parse()),
+        "ansible-config" => Invocation::AnsibleConfig(ConfigCli::parse()),
         _ => Invocation::Tutti(Cli::parse()),
     }
 }

@@ -67,6 +67,21 @@ impl Config {
             .cloned()
     }
 
+    /// The value and where it came from (`env: NAME` or the file's path),
+    /// as `ansible-config dump` shows them.
+    pub fn origin_of(&self, section: &str, key: &str, env: &str) -> Option<(String, String)> {
+        if let Ok(v) = std::env::var(env) {
+            return Some((v, format!("env: {env}")));
+        }
+        let v = self.values.get(&(section.to_string(), key.to_string()))?;
+        let file = self
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Some((v.clone(), file))
+    }
+
     pub fn get_bool(&self, section: &str, key: &str, env: &str) -> Option<bool> {
         self.get(section, key, env)
             .and_then(|v| tutti_modules::params::to_bool(&serde_json::Value::String(v)))
@@ -158,7 +173,7 @@ impl Config {
 
 /// Settings tutti reads, or accepts because they change nothing here
 /// (`pipelining` is always on, there is no remote Python, no cowsay).
-fn is_supported(section: &str, key: &str) -> bool {
+pub(crate) fn is_supported(section: &str, key: &str) -> bool {
     const DEFAULTS: &[&str] = &[
         "inventory",
         "forks",

@@ -8,6 +8,7 @@ pub mod adhoc;
 pub mod args;
 pub mod cli;
 pub mod config;
+pub mod config_cmd;
 pub mod connection;
 pub mod custom_module;
 pub mod diagnostic;

@@ -62,6 +62,7 @@ async fn dispatch(inv: &Invocation) -> Result<u8, Diagnostic> {
             Command::Roles(r) => tutti::roles::install::run(&r.action).await,
             Command::Vault(v) => tutti::vault::cli::run(v),
             Command::Doc(d) => tutti::doc_cmd::run(d),
+            Command::Config(c) => tutti::config_cmd::run(c),
         },
         Invocation::Ansible(a) => tutti::adhoc::run(&a.adhoc).await,
         Invocation::AnsiblePlaybook(p) => tutti::playbook_cmd::run(&p.playbook).await,
@@ -69,5 +70,6 @@ async fn dispatch(inv: &Invocation) -> Result<u8, Diagnostic> {
         Invocation::AnsibleGalaxy(g) => tutti::roles::install::run(g.action()).await,
         Invocation::AnsibleVault(v) => tutti::vault::cli::run(&v.vault),
         Invocation::AnsibleDoc(d) => tutti::doc_cmd::run(d),
+        Invocation::AnsibleConfig(c) => tutti::config_cmd::run(c),
     }
 }

@@ -2533,3 +2533,40 @@ fn known_hosts_keeps_a_cert_authority_line_once() {
     let text = common::project::read(&p.path("kh"));
     assert_eq!(text.matches("@cert-authority").count(), 1, "{text}");
 }
+
+#[test]
+fn a_macro_that_includes_sees_the_templates_imports_and_errors_name_the_variable() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - set_fact:
+        out: "{{ lookup('template', 'main.j2') }}"
+    - assert:
+        that:
+          - out == 'A T|1 B T|1\n'
+    - debug:
+        msg: "{{ lookup('template', 'broken.j2') }}"
+      register: broken
+      ignore_errors: true
+    - assert:
+        that:
+          - broken is failed
+          - broken.msg is contains("'undefined_variable' is undefined")
+"#,
+    );
+    p.write("templates/v.j2", "{% set test = 'T' %}\n")
+        // Jinja drops an included template's last newline.
+        .write("templates/inc.j2", "{{ vv.test }}|{{ x }}\n")
+        .write(
+            "templates/main.j2",
+            "{% import 'v.j2' as vv with context %}{% set x = 1 %}{% macro m() %}{% include 'inc.j2' %}{% endmacro %}A {{ m() }} B {% include 'inc.j2' %}\n",
+        )
+        .write("templates/bad-import.j2", "{{ undefined_variable }}\n")
+        .write(
+            "templates/broken.j2",
+            "{% import 'bad-import.j2' as t %}\n{{ t }}\n",
+        );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}

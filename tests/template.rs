@@ -1342,3 +1342,30 @@ fn python_list_index_and_count() {
     // str methods still come from pycompat.
     assert_eq!(s("{{ 'abc'.upper() }}"), "ABC");
 }
+
+// ---------------------------------------------------------------------
+// Python Jinja syntax minijinja reads differently
+
+#[test]
+fn unary_plus_is_the_identity_on_numbers() {
+    assert_eq!(r("{{ [-2.5, +2.5, 1 + 2.5] }}"), json!([-2.5, 2.5, 3.5]));
+    assert_eq!(rv("{{ +n * 2 }}", json!({"n": 4})), json!(8));
+    assert_eq!(
+        s("[1 + 2] + {{ [+1] }} {{ '+' ~ '+1' }}"),
+        "[1 + 2] + [1] ++1"
+    );
+}
+
+#[test]
+fn a_missing_list_element_is_worded_as_ansible_and_lazy_vars_keep_the_error() {
+    let vars = json!({"foo": [], "bar": "{{ foo[0] }}"});
+    for tpl in ["{{ foo[0] }}", "x {{ foo[0] }}", "{{ bar }}", "x {{ bar }}"] {
+        let err = e(tpl, vars.clone());
+        assert!(
+            err.to_string().contains("list object has no element 0"),
+            "{tpl}: {err}"
+        );
+    }
+    // Still only undefined, not an error, where a test looks at it.
+    assert!(!b("bar is defined", vars));
+}

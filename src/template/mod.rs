@@ -12,6 +12,7 @@ mod jtests;
 mod lookups;
 mod pyrandom;
 mod pyrepr;
+mod pysyntax;
 mod scope;
 mod version;
 mod yaml_emit;
@@ -484,6 +485,11 @@ impl Templar {
         let result = self.render_value_in(s, ctx);
         let result = match result {
             Err(e) if is_unattributed_undefined(&e) && single_expr(s).is_none() => {
+                // A lazily templated variable whose own template came out
+                // undefined (`bar: "{{ foo[0] }}"`) is that template's error.
+                if let Some(t) = self.undefined_lazy_var(s, ctx) {
+                    return Err(t);
+                }
                 // The undefined value printed may have been the silent one
                 // of `x if cond` without else, which Jinja prints as "".
                 // Retry leniently; a real missing variable has a name and
@@ -518,10 +524,14 @@ impl Templar {
     pub(crate) fn render_value_in(&self, s: &str, ctx: &Arc<Ctx>) -> Result<Value, Error> {
         let root = Value::from_dyn_object(ctx.clone());
         if let Some(expr) = single_expr(s) {
-            let e = self.inner.env.compile_expression(expr)?;
+            let expr = pysyntax::adapt_expression(expr);
+            let e = self.inner.env.compile_expression(&expr)?;
             return e.eval(root);
         }
-        self.inner.env.render_str(s, root).map(Value::from)
+        self.inner
+            .env
+            .render_str(&pysyntax::adapt_template(s), root)
+            .map(Value::from)
     }
 
     /// Recursively renders every string in a JSON value (map keys too).
@@ -690,10 +700,11 @@ impl Templar {
     }
 
     fn eval_in(&self, expr: &str, ctx: &Arc<Ctx>) -> Result<Value, TemplateError> {
+        let adapted = pysyntax::adapt_expression(expr);
         let compiled = self
             .inner
             .env
-            .compile_expression(expr)
+            .compile_expression(&adapted)
             .map_err(|e| self.convert_err(&e, expr, ctx))?;
         let v = compiled
             .eval(Value::from_dyn_object(ctx.clone()))
@@ -768,8 +779,16 @@ impl Templar {
             return Ok(());
         }
         let result = match single_expr(s) {
-            Some(expr) => self.inner.env.compile_expression(expr).map(|_| ()),
-            None => self.inner.env.template_from_str(s).map(|_| ()),
+            Some(expr) => self
+                .inner
+                .env
+                .compile_expression(&pysyntax::adapt_expression(expr))
+                .map(|_| ()),
+            None => self
+                .inner
+                .env
+                .template_from_str(&pysyntax::adapt_template(s))
+                .map(|_| ()),
         };
         result.map_err(|e| syntax_error(&e, s))
     }
@@ -789,6 +808,16 @@ impl Templar {
             None => (source, opts.clone()),
         };
         let opts = &header_opts;
+        let default_syntax = opts.block_start_string.is_none()
+            && opts.variable_start_string.is_none()
+            && opts.comment_start_string.is_none()
+            && opts.line_statement_prefix.is_none();
+        let source = if default_syntax {
+            let s = pysyntax::adapt_template(&source);
+            pysyntax::macro_includes_see_template_names(&s).into_owned()
+        } else {
+            source
+        };
         // A template that loads others gets an environment of its own:
         // minijinja caches loaded templates by name, and `bar` beside this
         // template is not `bar` beside the next.
@@ -797,7 +826,16 @@ impl Templar {
             .any(|w| source.contains(w));
         let env = if loads_others {
             let mut env = (*self.file_env(opts)?).clone();
-            env.set_loader(|name| Ok(TemplateDirs::load(name)));
+            // As Jinja's loader (keep_trailing_newline off): an included
+            // template's last newline is not part of it.
+            env.set_loader(|name| {
+                Ok(TemplateDirs::load(name).map(|mut t| {
+                    if t.ends_with('\n') {
+                        t.pop();
+                    }
+                    t
+                }))
+            });
             Arc::new(env)
         } else {
             self.file_env(opts)?
@@ -897,8 +935,35 @@ impl Templar {
         }
     }
 
+    /// The error of the first lazily templated variable `src` uses whose
+    /// own template renders to an undefined value.
+    fn undefined_lazy_var(&self, src: &str, ctx: &Arc<Ctx>) -> Option<TemplateError> {
+        let names = self
+            .inner
+            .env
+            .template_from_str(src)
+            .ok()?
+            .undeclared_variables(false);
+        for name in undeclared_in_order(&names, src) {
+            if let Some(var) = ctx.scope.get_raw(&name)
+                && var.trusted
+                && let serde_json::Value::String(t) = &var.value
+                && single_expr(t).is_some()
+                && t != src
+                && let Err(e) = self.render_top(t, ctx)
+                && e.undefined.is_some()
+            {
+                return Some(e);
+            }
+        }
+        None
+    }
+
     /// The error for an expression that produced an undefined value.
     fn undefined_error(&self, src: &str, ctx: &Arc<Ctx>) -> TemplateError {
+        if let Some(t) = self.undefined_lazy_var(src, ctx) {
+            return t;
+        }
         match self.find_missing(src, ctx, 0) {
             Some(name) => TemplateError::undefined(&name),
             None => TemplateError {
@@ -950,6 +1015,14 @@ impl Templar {
 
     /// Turns a minijinja error into Ansible's wording.
     fn convert_err(&self, e: &Error, src: &str, ctx: &Arc<Ctx>) -> TemplateError {
+        // An error inside an included or imported template is reported as
+        // that template's own error (Ansible names the undefined variable,
+        // not the template it happened in).
+        let mut e = e;
+        while let Some(inner) = std::error::Error::source(e).and_then(|s| s.downcast_ref::<Error>())
+        {
+            e = inner;
+        }
         let line = e.line();
         let detail = e.detail().unwrap_or_default();
         match e.kind() {
@@ -1021,8 +1094,16 @@ impl Templar {
             Some(v) if !v.is_undefined() => filters::type_name(v),
             _ => return TemplateError::undefined(parent),
         };
+        // A missing index of a list is worded as 2.19 words it.
+        let msg = if kind.as_ref().is_some_and(|v| v.kind() == ValueKind::Seq)
+            && attr.parse::<i64>().is_ok()
+        {
+            format!("{tname} object has no element {attr}")
+        } else {
+            format!("'{tname} object' has no attribute '{attr}'")
+        };
         TemplateError {
-            msg: format!("'{tname} object' has no attribute '{attr}'"),
+            msg,
             undefined: Some(expr.to_string()),
             line: None,
         }
