@@ -155,6 +155,7 @@ async fn run_action(cli: &AdhocCli, session: Session, action: &str) -> Result<u8
         .map_err(|e| Diagnostic::error(format!("cannot read the working directory: {e}")))?;
     let mut warnings = session.warnings.clone();
     crate::playbook_cmd::apply_roles_path(&session);
+    crate::playbook_cmd::apply_library_path(&session);
     // The play stands in the working directory (never written there): roles,
     // files and templates are found from it, as Ansible's ad-hoc does.
     let book = crate::playbook::load::load_playbook_text(

@@ -176,6 +176,7 @@ impl Config {
 pub(crate) fn is_supported(section: &str, key: &str) -> bool {
     const DEFAULTS: &[&str] = &[
         "inventory",
+        "library",
         "forks",
         "remote_user",
         "remote_port",

@@ -168,6 +168,13 @@ const SETTINGS: &[Setting] = &[
         "Ansible managed",
     ),
     s(
+        "DEFAULT_MODULE_PATH",
+        "defaults",
+        "library",
+        "ANSIBLE_LIBRARY",
+        "['~/.ansible/plugins/modules', '/usr/share/ansible/plugins/modules']",
+    ),
+    s(
         "DEFAULT_PRIVATE_KEY_FILE",
         "defaults",
         "private_key_file",

@@ -48,6 +48,7 @@ pub fn find(name: &str, task_dir: &Path) -> Option<PathBuf> {
         if let Some(home) = dirs::home_dir() {
             dirs.push(home.join(".ansible/plugins/modules"));
         }
+        dirs.push(PathBuf::from("/usr/share/ansible/plugins/modules"));
     }
     dirs.iter().find_map(|d| module_in(d, short))
 }

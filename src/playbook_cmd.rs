@@ -14,6 +14,7 @@ use crate::session::Session;
 pub async fn run(cli: &PlaybookCli) -> Result<u8, Diagnostic> {
     let session = Session::open(&cli.connect)?;
     apply_roles_path(&session);
+    apply_library_path(&session);
     let mut warnings = session.warnings.clone();
     crate::playbook::load::set_load_vars(session.extra_vars.clone());
     crate::playbook::load::set_error_on_missing_handler(
@@ -190,6 +191,32 @@ pub async fn execute(
             code => code,
         }
     })
+}
+
+/// `library`: ANSIBLE_LIBRARY or `[defaults] library`, colon-separated
+/// directories of custom modules (relative ones from ansible.cfg's).
+pub fn apply_library_path(session: &Session) {
+    let Some(lib) = session.config.get("defaults", "library", "ANSIBLE_LIBRARY") else {
+        return;
+    };
+    let base = session
+        .config
+        .path
+        .as_ref()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_default();
+    let paths = lib
+        .split(':')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let p = match (p.strip_prefix("~/"), dirs::home_dir()) {
+                (Some(rest), Some(home)) => home.join(rest),
+                _ => std::path::PathBuf::from(p),
+            };
+            if p.is_relative() { base.join(p) } else { p }
+        })
+        .collect();
+    crate::library::set_library_path(paths);
 }
 
 /// `roles_path`: ANSIBLE_ROLES_PATH or `[defaults] roles_path`,

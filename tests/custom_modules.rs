@@ -43,6 +43,12 @@ const WANT_JSON_SH: &str = r#"#!/bin/sh
 printf '{"changed": false, "args": %s}\n' "$(cat "$1")"
 "#;
 
+/// Found through `ANSIBLE_LIBRARY`, not beside the playbook.
+const FROM_PATH_PY: &str = r#"#!/usr/bin/python3
+import json
+print(json.dumps({"changed": False, "where": "library path"}))
+"#;
+
 const FAILS_PY: &str = r#"#!/usr/bin/python3
 import json
 print(json.dumps({"failed": True, "msg": "the widget is jammed"}))
@@ -85,6 +91,7 @@ fn library(p: &Project) {
         .write("library/jammed.py", FAILS_PY)
         .write("library/crashes.py", CRASH_PY)
         .write("library/greet.py", USES_UTILS_PY)
+        .write("extra-lib/from_library_path.py", FROM_PATH_PY)
         .write("mu/ansible/module_utils/__init__.py", "")
         .write("mu/ansible/module_utils/basic.py", BASIC_STUB);
 }
@@ -92,6 +99,7 @@ fn library(p: &Project) {
 fn run(p: &Project, inventory: &str, extra: &[&str]) -> Run {
     let mut cmd: Command = p.tutti();
     cmd.env("TUTTI_MODULE_UTILS", p.path("mu/ansible/module_utils"))
+        .env("ANSIBLE_LIBRARY", p.path("extra-lib"))
         .arg("playbook")
         .arg("-i")
         .arg(p.path(inventory))
@@ -120,6 +128,8 @@ fn library_modules_run_check_and_report_like_ansibles() {
       register: j
     - greet: who=world
       register: g
+    - from_library_path:
+      register: lp
     - assert:
         that:
           - o.greeting == 'hi there'
@@ -128,6 +138,7 @@ fn library_modules_run_check_and_report_like_ansibles() {
           - j.args._ansible_check_mode == ansible_check_mode
           - g.msg == 'hello world'
           - g.check == ansible_check_mode
+          - lp.where == 'library path'
     - jammed:
       register: jam
       ignore_errors: true
