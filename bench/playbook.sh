@@ -9,7 +9,8 @@
 # `[tutti] <C> commands over <S> connections` line. Not a test: see bench/README.md.
 #
 # usage: bash bench/playbook.sh [-n "1 10 50"] [-r REPS=1] [--no-build] [--skip-ansible] [--skip-tutti]
-# env:   TUTTI_BIN (default target/release/tutti), ANSIBLE_CORE_VERSION (default 2.19.14)
+# env:   TUTTI_BIN (default target/release/tutti), ANSIBLE_CORE_VERSION (default 2.19.14),
+#        TUTTI_NO_PROBE_SHELL=1 (every probe on a channel of its own, to compare)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -172,6 +173,7 @@ tool_cmd() {
     cmd=(env -i
       PATH="/usr/bin:/bin" HOME="$work/home-tutti" LANG=C.UTF-8 NO_COLOR=1
       ${TUTTI_STATS_RUN:+TUTTI_STATS=1}
+      ${TUTTI_NO_PROBE_SHELL:+TUTTI_NO_PROBE_SHELL=1}
       "$tutti_bin" playbook -i "$FLEET_INVENTORY" -f "$n" -e "data_root=$data" "$playbook")
   fi
 }

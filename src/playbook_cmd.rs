@@ -177,7 +177,10 @@ pub async fn execute(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), pool.close_all()).await;
     if std::env::var_os("TUTTI_STATS").is_some() {
         let (commands, sessions) = crate::connection::stats();
-        eprintln!("[tutti] {commands} commands over {sessions} connections");
+        eprintln!(
+            "[tutti] {commands} commands over {sessions} connections ({} in probe shells)",
+            crate::connection::shell_probes()
+        );
     }
     let errored = run_errored;
     Ok(if interrupted {

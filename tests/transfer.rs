@@ -96,3 +96,70 @@ async fn ssh_connection_streams_files_both_ways() {
     round_trip(&host, fleet.dir.path()).await;
     host.close().await;
 }
+
+/// Probes (no stdin) share one long-lived shell per session: their output,
+/// stderr and status come back exactly, a probe that outlives its deadline
+/// is cut off without harming the next, and commands with stdin still get
+/// channels of their own.
+#[tokio::test]
+async fn probes_share_a_long_lived_shell_and_survive_a_timeout() {
+    use tutti_modules::HostRead;
+    let fleet = common::Fleet::start(1);
+    let h = &fleet.hosts[0];
+    let target = SshTarget {
+        endpoint: Endpoint {
+            host: h.addr.clone(),
+            port: fleet.port,
+            user: "root".into(),
+            identity_files: vec![fleet.client_key.clone()],
+            identities_only: true,
+            password: None,
+            policy: Policy::Strict,
+            known_hosts: Arc::new(KnownHosts::new(vec![fleet.known_hosts.clone()], vec![])),
+        },
+        jumps: vec![],
+        connect_timeout: Duration::from_secs(10),
+        command_timeout: Some(Duration::from_secs(2)),
+        keepalive: Duration::from_secs(15),
+        become_: None,
+        become_timeout: Duration::from_secs(12),
+    };
+    let host = SshHost::new(target);
+    let before = tutti::connection::shell_probes();
+    let out = host
+        .probe(&Cmd::script(
+            "printf 'no newline'; echo err >&2; cd /tmp && pwd >&2; exit 3",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.rc, 3);
+    assert_eq!(out.stdout, b"no newline");
+    assert_eq!(out.stderr, b"err\n/tmp\n");
+    // A subshell each: the `cd` above did not stick.
+    let pwd = host.probe(&Cmd::new("pwd")).await.unwrap();
+    assert_ne!(pwd.stdout, b"/tmp\n");
+    // Quoting survives the trip, bytes included.
+    let echo = host
+        .probe(&Cmd::new("printf").arg("%s|").arg("it's \"$HOME\" `x` \\"))
+        .await
+        .unwrap();
+    assert_eq!(echo.stdout, "it's \"$HOME\" `x` \\|".as_bytes());
+    let slow = host.probe(&Cmd::script("sleep 30")).await;
+    assert!(
+        matches!(slow, Err(tutti_modules::HostError::Timeout(_))),
+        "{slow:?}"
+    );
+    let after = host
+        .probe(&Cmd::new("echo").arg("still here"))
+        .await
+        .unwrap();
+    assert_eq!(after.stdout, b"still here\n");
+    assert!(tutti::connection::shell_probes() >= before + 4);
+    // stdin means a channel of its own, and works as before.
+    let fed = host
+        .run(&Cmd::new("cat").stdin(b"fed".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(fed.stdout, b"fed");
+    host.close().await;
+}

@@ -21,6 +21,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// `TUTTI_STATS=1` (round trips are the currency of performance).
 static COMMANDS: AtomicUsize = AtomicUsize::new(0);
 pub(crate) static SESSIONS: AtomicUsize = AtomicUsize::new(0);
+/// Of the commands, those that ran in a long-lived probe shell.
+pub(crate) static SHELL_PROBES: AtomicUsize = AtomicUsize::new(0);
+
+/// Commands that ran in a long-lived probe shell so far.
+pub fn shell_probes() -> usize {
+    SHELL_PROBES.load(Ordering::Relaxed)
+}
 
 /// (commands run, SSH sessions opened) so far.
 pub fn stats() -> (usize, usize) {

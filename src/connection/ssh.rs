@@ -110,9 +110,20 @@ pub struct SshHost {
 struct Session {
     handle: Handle<Client>,
     channels: Semaphore,
+    /// Long-lived shells for probes, by become setting (at most
+    /// [`MAX_SHELLS`]; each holds a channel beyond [`MAX_CHANNELS`]).
+    shells: tokio::sync::Mutex<Vec<(String, ShellCell)>>,
     /// Sessions of jump hosts, kept alive as long as this one.
     _jumps: Vec<Handle<Client>>,
 }
+
+type ShellCell = Arc<tokio::sync::Mutex<Option<shell::ProbeShell>>>;
+
+/// Probe shells per session: one plain and one escalated fit within
+/// sshd's default MaxSessions (10) next to [`MAX_CHANNELS`].
+const MAX_SHELLS: usize = 2;
+
+mod shell;
 
 impl SshHost {
     /// A host with its own session (not shared).
@@ -191,6 +202,77 @@ impl SshHost {
         result
     }
 
+    /// A probe through the session's long-lived shell for this become
+    /// setting; `None` when the command must have a channel of its own
+    /// (stdin, a download, raw) or no shell can be had.
+    async fn probe_in_shell(&self, cmd: &Cmd) -> Option<Result<Output, HostError>> {
+        if cmd.stdin_data().is_some()
+            || cmd.stdin_path().is_some()
+            || cmd.stdout_path().is_some()
+            || cmd.is_raw()
+            || std::env::var_os("TUTTI_NO_PROBE_SHELL").is_some()
+        {
+            return None;
+        }
+        let session = self.session().await.ok()?;
+        let key = match &self.target.become_ {
+            None => String::new(),
+            Some(b) => format!(
+                "{:?}|{}|{}|{}",
+                b.method,
+                b.user,
+                b.flags.as_deref().unwrap_or(""),
+                b.password.is_some()
+            ),
+        };
+        let cell = {
+            let mut shells = session.shells.lock().await;
+            match shells.iter().find(|(k, _)| *k == key) {
+                Some((_, c)) => c.clone(),
+                None if shells.len() < MAX_SHELLS => {
+                    let c = ShellCell::default();
+                    shells.push((key, c.clone()));
+                    c
+                }
+                None => return None,
+            }
+        };
+        let mut guard = cell.lock().await;
+        if guard.is_none() {
+            let channel = session.handle.channel_open_session().await.ok()?;
+            match shell::ProbeShell::start(
+                channel,
+                self.target.become_.as_ref(),
+                self.target.become_timeout,
+            )
+            .await
+            {
+                Ok(sh) => *guard = Some(sh),
+                // Escalation refused: the same error a command would get.
+                Err(e @ HostError::Become(_)) => return Some(Err(e)),
+                Err(_) => return None,
+            }
+        }
+        let sh = guard.as_mut()?;
+        let script = cmd.render();
+        match sh.run(&script, self.target.command_timeout).await {
+            Ok(out) => {
+                super::SHELL_PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(Ok(out))
+            }
+            Err(e) => {
+                if let Some(sh) = guard.take() {
+                    sh.close().await;
+                }
+                match e {
+                    HostError::Timeout(_) => Some(Err(e)),
+                    // The shell died: this probe gets a channel of its own.
+                    _ => None,
+                }
+            }
+        }
+    }
+
     /// The resolved connection parameters.
     pub fn target(&self) -> &SshTarget {
         &self.target
@@ -217,6 +299,9 @@ fn lost(t: &SshTarget, e: russh::Error) -> HostError {
 #[async_trait]
 impl HostRead for SshHost {
     async fn probe(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        if let Some(result) = self.probe_in_shell(cmd).await {
+            return result;
+        }
         self.exec(cmd).await
     }
 }
@@ -250,6 +335,7 @@ async fn open(t: &SshTarget) -> Result<Session, HostError> {
     Ok(Session {
         handle,
         channels: Semaphore::new(MAX_CHANNELS),
+        shells: tokio::sync::Mutex::new(Vec::new()),
         _jumps: jumps,
     })
 }

@@ -30,7 +30,11 @@ REPO = HERE.parent.parent
 CACHE = HERE / ".cache"
 VERSION = "2.19.14"
 SRC = CACHE / f"ansible_core-{VERSION}"
-TARGETS_DIR = SRC / "test" / "integration" / "targets"
+SRC_INTEGRATION = SRC / "test" / "integration"
+# Where targets run: a fresh copy per harness run (set in main), so what a
+# stopped target leaves behind in its own files cannot affect the next run.
+INTEGRATION = SRC_INTEGRATION
+TARGETS_DIR = INTEGRATION / "targets"
 EXPECTED = HERE / "expected-failures.tsv"
 
 TARGETS = [
@@ -54,7 +58,7 @@ def fetch():
     """Downloads and unpacks the sdist's integration targets and its
     `module_utils` (what custom Python modules import, which tutti ships
     to the target as ansible-core does), once."""
-    if TARGETS_DIR.is_dir() and MODULE_UTILS.is_dir():
+    if (SRC_INTEGRATION / "targets").is_dir() and MODULE_UTILS.is_dir():
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     tarball = CACHE / f"ansible_core-{VERSION}.tar.gz"
@@ -71,10 +75,16 @@ def fetch():
 
 
 def ansible_bin():
-    """A virtualenv with ansible-core itself, for validating the harness."""
+    """A virtualenv with ansible-core itself, for validating the harness.
+    It is built on the system Python: one under /root would vanish where
+    the targets run (see `private_root`)."""
     venv = CACHE / "venv"
+    base = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    cfg = venv / "pyvenv.cfg"
+    if cfg.exists() and "home = /root" in cfg.read_text():
+        shutil.rmtree(venv)
     if not (venv / "bin" / "ansible-playbook").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([base, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q",
                         f"ansible-core=={VERSION}"], check=True)
     return venv / "bin"
@@ -89,12 +99,57 @@ def tutti_bin(work):
         exe = str(REPO / "target" / "debug" / "tutti")
     bindir = work / "bin"
     bindir.mkdir()
+    # A copy beside the names: the binary may live in a /tmp that targets
+    # do not see (see `private_root`).
+    shutil.copy2(exe, bindir / "tutti")
     for name in NAMES:
-        (bindir / name).symlink_to(exe)
+        (bindir / name).symlink_to(bindir / "tutti")
+    # runme.sh scripts call `python`, as ansible-test's environment has it;
+    # the system one, which stays visible where targets run.
+    system_python = Path("/usr/bin/python3")
+    if system_python.exists():
+        for name in ("python", "python3"):
+            (bindir / name).symlink_to(system_python)
     return bindir
 
 
 SSH_ADDR = "127.0.0.2"
+
+
+def can_private_root():
+    """Whether targets can run in a mount namespace of their own (as root
+    with unshare), where /root is the target's throwaway home, /tmp its
+    own empty directory and /home an empty tmpfs, as in the fresh
+    container ansible-test gives a target."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c",
+         "mount -t tmpfs none /mnt && umount /mnt"],
+        capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+PRIVATE_ROOT = None
+
+
+def use_private_root():
+    global PRIVATE_ROOT
+    if PRIVATE_ROOT is None:
+        PRIVATE_ROOT = can_private_root()
+    return PRIVATE_ROOT
+
+
+def private_root(out_dir, cmd):
+    """`cmd` in a mount namespace where /root is the target's `home`, /tmp
+    its `tmp` (shared by the target's sshd and its controller side) and
+    /home is empty (when the machine allows it; else `cmd` as it is)."""
+    if not use_private_root():
+        return cmd
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+            'h=$1; t=$2; shift 2; mount --bind "$h" /root && mount --bind "$t" /tmp'
+            ' && mount -t tmpfs none /home && exec "$@"',
+            "sh", str(out_dir / "home"), str(out_dir / "tmp")] + cmd
 
 
 class Sshd:
@@ -117,8 +172,9 @@ class Sshd:
         self.port = None
         Path("/run/sshd").mkdir(exist_ok=True)
 
-    def start(self, home):
-        """(Re)starts sshd with sessions' HOME at `home`."""
+    def start(self, out_dir):
+        """(Re)starts sshd with sessions' HOME at the target's home."""
+        home = out_dir / "home"
         self.stop()
         with socket.socket() as s:
             s.bind((SSH_ADDR, 0))
@@ -132,14 +188,15 @@ class Sshd:
             f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
             "StrictModes no", "UsePAM no", "PermitRootLogin yes",
             "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-            "MaxSessions 100", "MaxStartups 100", f"SetEnv HOME={home}",
+            "MaxSessions 100", "MaxStartups 100",
+            f"SetEnv HOME={'/root' if use_private_root() else home}",
             # Sessions start in that home too (sshd would chdir to /root),
             # so relative paths land in the throwaway directory.
             f"ForceCommand {self.force_command(sftp)}",
             f"Subsystem sftp {sftp}", "PrintMotd no", "UseDNS no",
             "AcceptEnv LANG LC_*", ""]))
         self.proc = subprocess.Popen(
-            ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+            private_root(out_dir, ["/usr/sbin/sshd", "-D", "-e", "-f", str(config)]),
             stdout=subprocess.DEVNULL, stderr=open(self.dir / "sshd.log", "a"))
         for _ in range(100):
             try:
@@ -169,7 +226,7 @@ def write_inventory(sshd=None):
     """The inventory ansible-test gives a target: `testhost` over SSH as
     root on loopback for remote targets, the local connection for
     `context/controller` ones."""
-    inv = SRC / "test" / "integration" / ("inventory" if sshd is None else "inventory.ssh")
+    inv = INTEGRATION / ("inventory" if sshd is None else "inventory.ssh")
     # The system interpreter: targets become `nobody`, who cannot reach a
     # Python under /root.
     python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
@@ -196,12 +253,14 @@ def run_target(target, bindir, sshd, work, steps=()):
     out_dir.chmod(0o755)
     home = out_dir / "home"
     (home / ".ssh").mkdir(parents=True)
+    (out_dir / "tmp").mkdir()
+    (out_dir / "tmp").chmod(0o1777)
     (home / ".ssh" / "authorized_keys").write_text(
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKZfbMlrLwKlzqZeDmTOfAUozhwh38pjb+1cS2CaShnX conformance\n")
     if "context/controller" in aliases(target):
         inventory = write_inventory()
     else:
-        sshd.start(home)
+        sshd.start(out_dir)
         inventory = write_inventory(sshd)
     env = dict(os.environ)
     for key in list(env):
@@ -216,7 +275,7 @@ def run_target(target, bindir, sshd, work, steps=()):
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "OUTPUT_DIR": str(out_dir),
-        "HOME": str(home),
+        "HOME": "/root" if use_private_root() else str(home),
         "ANSIBLE_TEST_PREFER_PODMAN": "0",
         # The controller's ansible-core, for custom Python modules: here the
         # sdist's own copy (ansible-core itself ships it inside its modules).
@@ -240,7 +299,8 @@ def run_target(target, bindir, sshd, work, steps=()):
         cwd = work
     start = time.monotonic()
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        proc = subprocess.run(private_root(out_dir, cmd), cwd=cwd, env=env,
+                              stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=TIMEOUT, check=False)
         code, text = proc.returncode, proc.stdout.decode("utf-8", "replace")
@@ -251,7 +311,8 @@ def run_target(target, bindir, sshd, work, steps=()):
     # when one is fixed).
     still_failing = []
     for line in skipped:
-        proc = subprocess.run(["bash", "-c", line, "bash", "-v"], cwd=cwd, env=env,
+        proc = subprocess.run(private_root(out_dir, ["bash", "-c", line, "bash", "-v"]),
+                              cwd=cwd, env=env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, timeout=TIMEOUT, check=False)
         still_failing.append((line, proc.returncode != 0))
@@ -338,8 +399,17 @@ def main():
     fetch()
     targets = args.targets.split(",") if args.targets else TARGETS
     expected = {} if args.ansible else load_expected()
-    work = Path(tempfile.mkdtemp(prefix="tutti-conformance-"))
+    # With private mounts /tmp is the target's own, so the harness's files
+    # live in the (git-ignored) cache instead.
+    runs = CACHE / "runs" if use_private_root() else None
+    if runs:
+        runs.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="tutti-conformance-", dir=runs))
     work.chmod(0o755)
+    global INTEGRATION, TARGETS_DIR
+    INTEGRATION = work / "integration"
+    shutil.copytree(SRC_INTEGRATION, INTEGRATION, symlinks=True)
+    TARGETS_DIR = INTEGRATION / "targets"
     bindir = ansible_bin() if args.ansible else tutti_bin(work)
     sshd = Sshd(work)
     problems = []

@@ -1,0 +1,205 @@
+//! One long-lived `/bin/sh` per SSH session and become setting, running
+//! probes (commands that only read, without stdin) one after another. A
+//! probe then costs the target a subshell instead of a new sshd session
+//! process and login shell, which is most of what a task costs there.
+//!
+//! Each probe is sent as one line: the script, quoted by construction, is
+//! `eval`ed in a subshell with stdin from /dev/null, then a line with a
+//! random key and the exit status ends its stdout and a line with the key
+//! ends its stderr. The key is new for each shell, so no output can fake
+//! the end of a command.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tutti_modules::{HostError, Output, quote};
+
+use super::SshProcess;
+use crate::connection::r#become::{self, Become, Step, Watcher};
+use crate::connection::exec::{Event, Process};
+
+pub(super) struct ProbeShell {
+    proc: SshProcess,
+    key: String,
+}
+
+impl ProbeShell {
+    /// Starts `sh` on an open channel (escalating first when `become_` is
+    /// set, answering the password prompt as a single command would).
+    pub(super) async fn start(
+        channel: russh::Channel<russh::client::Msg>,
+        become_: Option<&Become>,
+        become_timeout: Duration,
+    ) -> Result<Self, HostError> {
+        let key = r#become::new_key();
+        let command = match become_ {
+            Some(b) => r#become::wrap("exec /bin/sh", b, &key),
+            None => "exec /bin/sh".to_string(),
+        };
+        channel
+            .exec(true, command.into_bytes())
+            .await
+            .map_err(|e| HostError::Unreachable(format!("cannot start a shell: {e}")))?;
+        let mut proc = SshProcess::new(channel);
+        if let Some(b) = become_ {
+            escalate(&mut proc, b, &key, become_timeout).await?;
+        }
+        Ok(ProbeShell {
+            proc,
+            key: r#become::new_key(),
+        })
+    }
+
+    /// Runs one script; `deadline` bounds the whole command.
+    pub(super) async fn run(
+        &mut self,
+        script: &str,
+        deadline: Option<Duration>,
+    ) -> Result<Output, HostError> {
+        let k = &self.key;
+        let line = format!(
+            "( eval {} ) </dev/null; printf '\\n%s %d\\n' {k} \"$?\"; printf '\\n%s\\n' {k} >&2\n",
+            quote(script)
+        );
+        self.proc
+            .write_stdin(&tutti_modules::text::encode(&line))
+            .await?;
+        let started = Instant::now();
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        loop {
+            if let (Some((body, rc)), Some(err)) = (split_status(&stdout, k), split_end(&stderr, k))
+            {
+                return Ok(Output {
+                    rc,
+                    stdout: body.to_vec(),
+                    stderr: err.to_vec(),
+                });
+            }
+            let event = match deadline {
+                Some(limit) => {
+                    let left = limit.saturating_sub(started.elapsed());
+                    match tokio::time::timeout(left, self.proc.next_event()).await {
+                        Ok(e) => e?,
+                        Err(_) => {
+                            self.proc.kill().await;
+                            return Err(HostError::Timeout(limit));
+                        }
+                    }
+                }
+                None => self.proc.next_event().await?,
+            };
+            match event {
+                Event::Stdout(d) => stdout.extend_from_slice(&d),
+                Event::Stderr(d) => stderr.extend_from_slice(&d),
+                Event::Exit(_) | Event::Closed => {
+                    return Err(HostError::Unreachable("the probe shell ended".into()));
+                }
+            }
+        }
+    }
+
+    /// Ends the shell (closing its channel).
+    pub(super) async fn close(mut self) {
+        self.proc.finish().await;
+    }
+}
+
+/// Waits for the become wrapper's marker, sending the password when asked.
+async fn escalate(
+    proc: &mut SshProcess,
+    b: &Become,
+    key: &str,
+    limit: Duration,
+) -> Result<(), HostError> {
+    let mut watcher = Watcher::new(key, b.password.is_some());
+    let started = Instant::now();
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        let event = match tokio::time::timeout(left, proc.next_event()).await {
+            Ok(e) => e?,
+            Err(_) => {
+                proc.kill().await;
+                return Err(HostError::Become(format!(
+                    "Timeout ({}s) waiting for privilege escalation prompt: {}",
+                    limit.as_secs(),
+                    watcher.seen().trim()
+                )));
+            }
+        };
+        let (o, e): (&[u8], &[u8]) = match &event {
+            Event::Stdout(d) => (d, &[]),
+            Event::Stderr(d) => (&[], d),
+            Event::Exit(_) | Event::Closed => {
+                let seen = watcher.seen();
+                return Err(HostError::Become(if seen.trim().is_empty() {
+                    "privilege escalation failed".into()
+                } else {
+                    format!("privilege escalation failed: {}", seen.trim())
+                }));
+            }
+        };
+        match watcher.feed(o, e) {
+            Step::Wait => {}
+            Step::SendPassword => {
+                let pw = b
+                    .password
+                    .as_ref()
+                    .map(crate::secret::Secret::expose)
+                    .unwrap_or_default();
+                proc.write_stdin(format!("{pw}\n").as_bytes()).await?;
+            }
+            Step::Escalated => return Ok(()),
+            Step::Failed(msg) => {
+                proc.kill().await;
+                return Err(HostError::Become(msg));
+            }
+        }
+    }
+}
+
+/// Stdout up to the status line `\n<key> <rc>\n`, and the status.
+fn split_status<'a>(stdout: &'a [u8], key: &str) -> Option<(&'a [u8], i32)> {
+    let needle = format!("\n{key} ");
+    let at = find_last(stdout, needle.as_bytes())?;
+    let rest = &stdout[at + needle.len()..];
+    let end = rest.iter().position(|b| *b == b'\n')?;
+    let rc = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
+    Some((&stdout[..at], rc))
+}
+
+/// Stderr up to the end line `\n<key>\n`.
+fn split_end<'a>(stderr: &'a [u8], key: &str) -> Option<&'a [u8]> {
+    let needle = format!("\n{key}\n");
+    let at = find_last(stderr, needle.as_bytes())?;
+    Some(&stderr[..at])
+}
+
+fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() > hay.len() {
+        return None;
+    }
+    (0..=hay.len() - needle.len())
+        .rev()
+        .find(|&i| &hay[i..i + needle.len()] == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_end_lines_split_off_exactly() {
+        assert_eq!(
+            split_status(b"out\n\nkey 3\n", "key"),
+            Some((&b"out\n"[..], 3))
+        );
+        assert_eq!(
+            split_status(b"no newline\nkey 0\n", "key"),
+            Some((&b"no newline"[..], 0))
+        );
+        assert_eq!(split_status(b"partial\nkey 1", "key"), None);
+        assert_eq!(split_end(b"err\n\nkey\n", "key"), Some(&b"err\n"[..]));
+        assert_eq!(split_end(b"\nkey\n", "key"), Some(&b""[..]));
+        assert_eq!(split_end(b"\nke", "key"), None);
+    }
+}
