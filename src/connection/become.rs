@@ -23,9 +23,10 @@ pub struct Become {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Sudo,
-    /// `su USER -c ...`: without a password only (root switching users,
-    /// or PAM allowing it); su reads a password from a terminal, which
-    /// would mangle the data tutti streams on stdin.
+    /// `su USER -c ...`. su reads a password from a terminal only, so with
+    /// a password SSH runs it once on a pseudo-terminal and keeps the shell
+    /// it gives (`connection::ssh::su`); without one it wraps each command
+    /// like sudo.
     Su,
 }
 

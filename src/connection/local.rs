@@ -23,6 +23,16 @@ pub struct LocalHost {
 
 impl LocalHost {
     async fn exec(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        if let Some(b) = &self.become_
+            && b.method == r#become::Method::Su
+            && b.password.is_some()
+        {
+            // Over SSH su gets a terminal; here there is none to give it.
+            return Err(HostError::Become(
+                "become_method su with a password needs a terminal, which the local connection                  does not have; use sudo, or connect over ssh"
+                    .into(),
+            ));
+        }
         let script = cmd.render();
         let key = r#become::new_key();
         let script = match &self.become_ {

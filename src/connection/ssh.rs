@@ -113,17 +113,22 @@ struct Session {
     /// Long-lived shells for probes, by become setting (at most
     /// [`MAX_SHELLS`]; each holds a channel beyond [`MAX_CHANNELS`]).
     shells: tokio::sync::Mutex<Vec<(String, ShellCell)>>,
+    /// Shells started by `su` with a password, by become setting: every
+    /// command of that setting runs in one (see [`su`]).
+    su_shells: tokio::sync::Mutex<Vec<(String, SuCell)>>,
     /// Sessions of jump hosts, kept alive as long as this one.
     _jumps: Vec<Handle<Client>>,
 }
 
 type ShellCell = Arc<tokio::sync::Mutex<Option<shell::ProbeShell>>>;
+type SuCell = Arc<tokio::sync::Mutex<Option<su::SuShell>>>;
 
 /// Probe shells per session: one plain and one escalated fit within
 /// sshd's default MaxSessions (10) next to [`MAX_CHANNELS`].
 const MAX_SHELLS: usize = 2;
 
 mod shell;
+mod su;
 
 impl SshHost {
     /// A host with its own session (not shared).
@@ -160,6 +165,9 @@ impl SshHost {
     }
 
     async fn exec(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        if let Some(b) = self.su_with_password() {
+            return self.exec_su(cmd, b).await;
+        }
         let session = self.session().await?;
         let _permit = session
             .channels
@@ -202,6 +210,58 @@ impl SshHost {
         result
     }
 
+    /// The become setting when it is su with a password (which needs a
+    /// terminal, so a shell of its own).
+    fn su_with_password(&self) -> Option<&Become> {
+        self.target
+            .become_
+            .as_ref()
+            .filter(|b| b.method == r#become::Method::Su && b.password.is_some())
+    }
+
+    /// A command in the session's su shell for this become setting.
+    async fn exec_su(&self, cmd: &Cmd, b: &Become) -> Result<Output, HostError> {
+        let session = self.session().await?;
+        let key = format!("{}|{}", b.user, b.flags.as_deref().unwrap_or(""));
+        let cell = {
+            let mut shells = session.su_shells.lock().await;
+            match shells.iter().find(|(k, _)| *k == key) {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c = SuCell::default();
+                    shells.push((key, c.clone()));
+                    c
+                }
+            }
+        };
+        let mut guard = cell.lock().await;
+        if guard.is_none() {
+            let channel = session
+                .handle
+                .channel_open_session()
+                .await
+                .map_err(|e| lost(&self.target, e))?;
+            *guard = Some(su::SuShell::start(channel, b, self.target.become_timeout).await?);
+        }
+        let Some(sh) = guard.as_mut() else {
+            return Err(HostError::Unreachable("the su shell is gone".into()));
+        };
+        let result = sh
+            .run(
+                &cmd.render(),
+                exec::Input::of(cmd),
+                cmd.stdout_path(),
+                self.target.command_timeout,
+            )
+            .await;
+        if result.is_err()
+            && let Some(sh) = guard.take()
+        {
+            sh.close().await;
+        }
+        result
+    }
+
     /// A probe through the session's long-lived shell for this become
     /// setting; `None` when the command must have a channel of its own
     /// (stdin, a download, raw) or no shell can be had.
@@ -210,6 +270,7 @@ impl SshHost {
             || cmd.stdin_path().is_some()
             || cmd.stdout_path().is_some()
             || cmd.is_raw()
+            || self.su_with_password().is_some()
             || std::env::var_os("TUTTI_NO_PROBE_SHELL").is_some()
         {
             return None;
@@ -336,6 +397,7 @@ async fn open(t: &SshTarget) -> Result<Session, HostError> {
         handle,
         channels: Semaphore::new(MAX_CHANNELS),
         shells: tokio::sync::Mutex::new(Vec::new()),
+        su_shells: tokio::sync::Mutex::new(Vec::new()),
         _jumps: jumps,
     })
 }

@@ -87,22 +87,11 @@ pub fn open(
         .unwrap_or(opts.become_);
     if let Some(Value::String(m)) = vars.get("ansible_become_method")
         && becomes
+        && crate::connection::r#become::Method::parse(m).is_none()
     {
-        match crate::connection::r#become::Method::parse(m) {
-            None => {
-                return Err(format!(
-                    "become method '{m}' is not supported yet (tutti supports sudo and su)"
-                ));
-            }
-            Some(crate::connection::r#become::Method::Su)
-                if vars.contains_key("ansible_become_password")
-                    || vars.contains_key("ansible_become_pass")
-                    || opts.become_password.is_some() =>
-            {
-                return Err("become_method su with a password is not supported yet (su reads it from a terminal); use sudo, or su as root".into());
-            }
-            _ => {}
-        }
+        return Err(format!(
+            "become method '{m}' is not supported yet (tutti supports sudo and su)"
+        ));
     }
     connection::resolve(host, vars, opts, implicit_local)
 }
