@@ -155,7 +155,19 @@ async fn probes_share_a_long_lived_shell_and_survive_a_timeout() {
         .unwrap();
     assert_eq!(after.stdout, b"still here\n");
     assert!(tutti::connection::shell_probes() >= before + 4);
-    // stdin means a channel of its own, and works as before.
+    // A light command's stdin is passed exactly, bytes and all, and what
+    // follows it is a command line again.
+    let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let shared = tutti::connection::shell_probes();
+    let fed = host
+        .run(&Cmd::new("cat").stdin(data.clone()).light())
+        .await
+        .unwrap();
+    assert_eq!(fed.stdout, data);
+    assert!(tutti::connection::shell_probes() > shared);
+    let next = host.probe(&Cmd::new("echo").arg("next")).await.unwrap();
+    assert_eq!(next.stdout, b"next\n");
+    // Other commands with stdin get a channel of their own, as before.
     let fed = host
         .run(&Cmd::new("cat").stdin(b"fed".to_vec()))
         .await

@@ -20,6 +20,7 @@ pub struct Cmd {
     stdin_file: Option<PathBuf>,
     stdout_file: Option<PathBuf>,
     raw: bool,
+    light: bool,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -148,6 +149,19 @@ impl Cmd {
     /// Whether the command is to be run without a `/bin/sh -c` wrapper.
     pub fn is_raw(&self) -> bool {
         self.raw
+    }
+
+    /// Marks a short command of tutti's own (no daemons, no terminal, no
+    /// user-written script) that may run in the host's shared shell instead
+    /// of a session of its own, as probes do.
+    pub fn light(mut self) -> Self {
+        self.light = true;
+        self
+    }
+
+    /// Whether the command may share the host's shell ([`Cmd::light`]).
+    pub fn is_light(&self) -> bool {
+        self.light
     }
 
     /// The argument vector, when the command is not a script.

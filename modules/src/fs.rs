@@ -515,8 +515,9 @@ fn script(body: &str) -> String {
     format!("{PRELUDE}{body}")
 }
 
+/// Our own scripts: short, so they may share the host's shell.
 fn sh(script_text: String) -> Cmd {
-    Cmd::new("sh").arg("-c").arg(script_text).arg("sh")
+    Cmd::new("sh").arg("-c").arg(script_text).arg("sh").light()
 }
 
 fn flag(b: bool) -> &'static str {

@@ -123,6 +123,10 @@ struct Session {
 type ShellCell = Arc<tokio::sync::Mutex<Option<shell::ProbeShell>>>;
 type SuCell = Arc<tokio::sync::Mutex<Option<su::SuShell>>>;
 
+/// Stdin larger than this gets a channel of its own (streamed), not the
+/// shared shell (staged in a file).
+const SHELL_STDIN_MAX: usize = 1 << 20;
+
 /// Probe shells per session: one plain and one escalated fit within
 /// sshd's default MaxSessions (10) next to [`MAX_CHANNELS`].
 const MAX_SHELLS: usize = 2;
@@ -262,11 +266,12 @@ impl SshHost {
         result
     }
 
-    /// A probe through the session's long-lived shell for this become
-    /// setting; `None` when the command must have a channel of its own
-    /// (stdin, a download, raw) or no shell can be had.
+    /// A probe (or a [`Cmd::light`] command) through the session's
+    /// long-lived shell for this become setting; `None` when the command
+    /// must have a channel of its own (large or streamed stdin, a download,
+    /// raw) or no shell can be had.
     async fn probe_in_shell(&self, cmd: &Cmd) -> Option<Result<Output, HostError>> {
-        if cmd.stdin_data().is_some()
+        if cmd.stdin_data().is_some_and(|d| d.len() > SHELL_STDIN_MAX)
             || cmd.stdin_path().is_some()
             || cmd.stdout_path().is_some()
             || cmd.is_raw()
@@ -315,8 +320,14 @@ impl SshHost {
             }
         }
         let sh = guard.as_mut()?;
+        if cmd.stdin_data().is_some() && !sh.takes_stdin() {
+            return None;
+        }
         let script = cmd.render();
-        match sh.run(&script, self.target.command_timeout).await {
+        match sh
+            .run(&script, cmd.stdin_data(), self.target.command_timeout)
+            .await
+        {
             Ok(out) => {
                 super::SHELL_PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Some(Ok(out))
@@ -370,6 +381,11 @@ impl HostRead for SshHost {
 #[async_trait]
 impl Host for SshHost {
     async fn run(&self, cmd: &Cmd) -> Result<Output, HostError> {
+        if cmd.is_light()
+            && let Some(result) = self.probe_in_shell(cmd).await
+        {
+            return result;
+        }
         self.exec(cmd).await
     }
 }

@@ -1,13 +1,16 @@
 //! One long-lived `/bin/sh` per SSH session and become setting, running
-//! probes (commands that only read, without stdin) one after another. A
-//! probe then costs the target a subshell instead of a new sshd session
-//! process and login shell, which is most of what a task costs there.
+//! probes and tutti's own short commands ([`tutti_modules::Cmd::light`])
+//! one after another. Such a command then costs the target a subshell
+//! instead of a new sshd session process and login shell, which is most of
+//! what a task costs there.
 //!
-//! Each probe is sent as one line: the script, quoted by construction, is
-//! `eval`ed in a subshell with stdin from /dev/null, then a line with a
-//! random key and the exit status ends its stdout and a line with the key
-//! ends its stderr. The key is new for each shell, so no output can fake
-//! the end of a command.
+//! Each command is sent as one line: the script, quoted by construction,
+//! is `eval`ed in a subshell, then a line with a random key and the exit
+//! status ends its stdout and a line with the key ends its stderr. The key
+//! is new for each shell, so no output can fake the end of a command.
+//! Stdin is /dev/null, or data staged in the shell's private directory:
+//! the shell says when `head -c` is reading, and only then is exactly that
+//! many bytes sent, so none can be taken for the next command line.
 
 use std::time::Duration;
 
@@ -21,6 +24,9 @@ use crate::connection::exec::{Event, Process};
 pub(super) struct ProbeShell {
     proc: SshProcess,
     key: String,
+    /// Whether the shell has its private directory `$T`, where a command's
+    /// stdin is staged.
+    has_tmp: bool,
 }
 
 impl ProbeShell {
@@ -44,30 +50,71 @@ impl ProbeShell {
         if let Some(b) = become_ {
             escalate(&mut proc, b, &key, become_timeout).await?;
         }
-        Ok(ProbeShell {
+        let mut sh = ProbeShell {
             proc,
             key: r#become::new_key(),
-        })
+            has_tmp: false,
+        };
+        // The shell's own private directory (removed when it ends).
+        let setup = "T=$(mktemp -d 2>/dev/null || mktemp -d \"$HOME/.tutti.XXXXXX\") && \
+             trap 'rm -rf \"$T\"' EXIT && trap 'rm -rf \"$T\"; exit 1' HUP TERM";
+        let out = sh.send(setup, None, Some(become_timeout)).await?;
+        sh.has_tmp = out.rc == 0;
+        Ok(sh)
     }
 
-    /// Runs one script; `deadline` bounds the whole command.
+    /// Whether commands with stdin can run here.
+    pub(super) fn takes_stdin(&self) -> bool {
+        self.has_tmp
+    }
+
+    /// Runs one script in a subshell, its stdin `stdin` (staged in `$T`)
+    /// or /dev/null; `deadline` bounds the whole command.
     pub(super) async fn run(
         &mut self,
         script: &str,
+        stdin: Option<&[u8]>,
         deadline: Option<Duration>,
     ) -> Result<Output, HostError> {
-        let k = &self.key;
-        let line = format!(
-            "( eval {} ) </dev/null; printf '\\n%s %d\\n' {k} \"$?\"; printf '\\n%s\\n' {k} >&2\n",
-            quote(script)
-        );
+        let q = quote(script);
+        let line = match stdin {
+            None => format!("( eval {q} ) </dev/null"),
+            Some(d) => format!(
+                "printf '%s\\n' {k}-go; head -c {n} >\"$T/i\"; ( eval {q} ) <\"$T/i\"",
+                k = self.key,
+                n = d.len()
+            ),
+        };
+        self.send(&line, stdin, deadline).await
+    }
+
+    /// Sends one command line to the shell itself and reads its result.
+    async fn send(
+        &mut self,
+        line: &str,
+        stdin: Option<&[u8]>,
+        deadline: Option<Duration>,
+    ) -> Result<Output, HostError> {
+        let k = self.key.clone();
+        let line = format!("{line}; printf '\\n%s %d\\n' {k} \"$?\"; printf '\\n%s\\n' {k} >&2\n");
         self.proc
             .write_stdin(&tutti_modules::text::encode(&line))
             .await?;
         let started = Instant::now();
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        // With stdin, the data follows once the shell says it is reading.
+        let go = format!("{k}-go\n");
+        let mut waiting_for_go = stdin.is_some();
         loop {
-            if let (Some((body, rc)), Some(err)) = (split_status(&stdout, k), split_end(&stderr, k))
+            if waiting_for_go && stdout.starts_with(go.as_bytes()) {
+                stdout.drain(..go.len());
+                waiting_for_go = false;
+                if let Some(d) = stdin {
+                    self.proc.write_stdin(d).await?;
+                }
+            }
+            if let (Some((body, rc)), Some(err)) =
+                (split_status(&stdout, &k), split_end(&stderr, &k))
             {
                 return Ok(Output {
                     rc,
