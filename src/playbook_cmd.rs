@@ -197,59 +197,44 @@ pub async fn execute(
 }
 
 /// `library`: ANSIBLE_LIBRARY or `[defaults] library`, colon-separated
-/// directories of custom modules (relative ones from ansible.cfg's).
+/// directories of custom modules.
 pub fn apply_library_path(session: &Session) {
-    let Some(lib) = session.config.get("defaults", "library", "ANSIBLE_LIBRARY") else {
-        return;
-    };
+    if let Some(paths) = config_paths(session, "library", "ANSIBLE_LIBRARY") {
+        crate::library::set_library_path(paths);
+    }
+}
+
+/// A colon-separated list of directories from `[defaults] key` or `env`:
+/// `~/` expanded, relative entries from ansible.cfg taken relative to it,
+/// all absolute (files found there are controller paths whatever the
+/// working directory later is).
+fn config_paths(session: &Session, key: &str, env: &str) -> Option<Vec<std::path::PathBuf>> {
+    let list = session.config.get("defaults", key, env)?;
     let base = session
         .config
         .path
         .as_ref()
         .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
         .unwrap_or_default();
-    let paths = lib
-        .split(':')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let p = match (p.strip_prefix("~/"), dirs::home_dir()) {
-                (Some(rest), Some(home)) => home.join(rest),
-                _ => std::path::PathBuf::from(p),
-            };
-            if p.is_relative() { base.join(p) } else { p }
-        })
-        .collect();
-    crate::library::set_library_path(paths);
-}
-
-/// `roles_path`: ANSIBLE_ROLES_PATH or `[defaults] roles_path`,
-/// colon-separated; relative entries in ansible.cfg are relative to it.
-pub fn apply_roles_path(session: &Session) {
-    if let Some(rp) = session
-        .config
-        .get("defaults", "roles_path", "ANSIBLE_ROLES_PATH")
-    {
-        let base = session
-            .config
-            .path
-            .as_ref()
-            .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
-            .unwrap_or_default();
-        let paths = rp
-            .split(':')
+    Some(
+        list.split(':')
             .filter(|p| !p.is_empty())
             .map(|p| {
                 let p = match (p.strip_prefix("~/"), dirs::home_dir()) {
                     (Some(rest), Some(home)) => home.join(rest),
                     _ => std::path::PathBuf::from(p),
                 };
-                // Relative entries in ansible.cfg are relative to the file.
                 let p = if p.is_relative() { base.join(p) } else { p };
-                // Absolute, so files found in roles are controller paths
-                // whatever the working directory later is.
                 std::path::absolute(&p).unwrap_or(p)
             })
-            .collect();
+            .collect(),
+    )
+}
+
+/// `roles_path`: ANSIBLE_ROLES_PATH or `[defaults] roles_path`,
+/// colon-separated; relative entries in ansible.cfg are relative to it.
+pub fn apply_roles_path(session: &Session) {
+    if let Some(paths) = config_paths(session, "roles_path", "ANSIBLE_ROLES_PATH") {
         crate::roles::set_roles_path(paths);
     }
 }

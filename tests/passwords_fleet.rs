@@ -27,22 +27,7 @@ impl Drop for Cleanup {
 #[test]
 fn password_login_and_sudo_with_a_password() {
     let _cleanup = Cleanup;
-    let _ = Command::new("userdel").args(["-r", USER]).output();
-    let st = Command::new("useradd")
-        .args(["-m", "-s", "/bin/sh", USER])
-        .status()
-        .unwrap();
-    assert!(st.success(), "useradd failed (the tests run as root)");
-    let mut chpasswd = Command::new("chpasswd")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = chpasswd.stdin.take().unwrap();
-        writeln!(stdin, "{USER}:{PASSWORD}").unwrap();
-    }
-    assert!(chpasswd.wait().unwrap().success());
+    add_user(USER, PASSWORD);
     fs::write(
         "/etc/sudoers.d/tutti-pw-test",
         format!("{USER} ALL=(ALL) ALL\n"),

@@ -2570,3 +2570,220 @@ fn a_macro_that_includes_sees_the_templates_imports_and_errors_name_the_variable
     let r = p.playbook("inv.ini", "site.yml", &[]);
     assert_eq!(r.code, Some(0), "{}", r.both());
 }
+
+/// Static role imports: play vars name the role, its defaults and vars are
+/// seen by the whole play (before the import too), `allow_duplicates` and
+/// `public` on the import and include are honoured, options that belong to
+/// dynamic includes are refused while loading.
+#[test]
+fn role_imports_expose_their_vars_and_honour_duplicates_and_public() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  vars:
+    which: shared
+  tasks:
+    - assert:
+        that:
+          - shared_default == 'from defaults'
+          - shared_var == 'from vars'
+    - import_role:
+        name: "{{ which }}"
+    - import_role:
+        name: shared
+        allow_duplicates: false
+    - include_role:
+        name: private
+    - assert:
+        that:
+          - private_default is undefined
+    - include_role:
+        name: private
+        public: true
+    - assert:
+        that:
+          - private_default == 'now public'
+    - include_role:
+        name: private
+        allow_duplicates: false
+    - debug:
+        var: private_runs
+"#,
+    );
+    p.write(
+        "roles/shared/defaults/main.yml",
+        "shared_default: from defaults\n",
+    )
+    .write("roles/shared/vars/main.yml", "shared_var: from vars\n")
+    .write(
+        "roles/shared/tasks/main.yml",
+        "- debug: {msg: shared ran}\n",
+    )
+    .write(
+        "roles/private/defaults/main.yml",
+        "private_default: now public\n",
+    )
+    .write(
+        "roles/private/tasks/main.yml",
+        "- set_fact:\n    private_runs: \"{{ (private_runs | default(0)) + 1 }}\"\n",
+    );
+    let (r, events) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    let m = msgs(&events, "alpha");
+    // The second import is a duplicate the import refuses.
+    assert_eq!(m.iter().filter(|x| *x == "shared ran").count(), 1, "{m:?}");
+    // Two includes ran the role; the third (allow_duplicates: false) not.
+    let last = results(&events, "alpha");
+    let runs = &last.last().unwrap()["result"]["private_runs"];
+    assert_eq!(*runs, 2, "{runs}");
+
+    let bad = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - import_tasks:\n        file: x.yml\n        apply: {tags: [t]}\n",
+    );
+    let r = bad.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(4), "{}", r.both());
+    assert!(
+        r.stderr.contains("Invalid options for import_tasks: apply"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `run_once` on a dynamic include: only the first host processes it (its
+/// tasks run there alone), and facts a `run_once` task sets reach every
+/// host; a pattern's `!group` also excludes hosts added at run time.
+#[test]
+fn run_once_includes_and_facts_and_exclusions_of_added_groups() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - add_host: {name: extra, groups: [later], ansible_connection: local}
+- hosts: all:!later
+  gather_facts: false
+  vars:
+    lola: untouched
+  tasks:
+    - include_tasks: set.yml
+      run_once: true
+    - assert:
+        that:
+          - (lola == 'set') == (inventory_hostname == ansible_play_hosts[0])
+    - include_tasks:
+        file: set.yml
+        apply: {run_once: true}
+      run_once: true
+    - assert:
+        that:
+          - lola == 'set'
+          - "'extra' not in ansible_play_hosts"
+"#,
+    );
+    p.write("set.yml", "- set_fact: {lola: set}\n");
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+/// A delegated task sees its delegate's variables in
+/// `ansible_delegated_vars`.
+#[test]
+fn delegated_tasks_see_ansible_delegated_vars() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - assert:
+        that:
+          - ansible_delegated_vars['beta'].inventory_hostname == 'beta'
+          - ansible_delegated_vars['beta'].ansible_connection == 'local'
+      delegate_to: beta
+    - assert:
+        that:
+          - ansible_delegated_vars is undefined
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+}
+
+/// An included file that will not parse stops the run (a rescue cannot
+/// catch it) with the file's line, an include naming no file is refused
+/// while loading, and a missing file fails the host with Ansible's words.
+#[test]
+fn include_files_that_fail_to_load() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - block:
+        - include_tasks: broken.yml
+      rescue:
+        - debug: {msg: SHOULD_NOT_RUN}
+"#,
+    );
+    p.write("broken.yml", "- no.such.module:\n");
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(4), "{}", r.both());
+    assert!(!r.stdout.contains("SHOULD_NOT_RUN"), "{}", r.both());
+    assert!(r.both().contains("broken.yml:1:3"), "{}", r.both());
+
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - block:
+        - include_tasks: missing.yml
+      rescue:
+        - debug: {msg: rescued}
+    - include_tasks: nofile.yml
+"#,
+    );
+    p.write(
+        "nofile.yml",
+        "- name: no file\n  ansible.builtin.include_tasks:\n",
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert!(r.stdout.contains("rescued"), "{}", r.both());
+    assert!(
+        r.both().contains("Could not find or access"),
+        "{}",
+        r.both()
+    );
+    assert!(
+        r.both()
+            .contains("No file specified for ansible.builtin.include_tasks"),
+        "{}",
+        r.both()
+    );
+    assert_eq!(r.code, Some(4), "{}", r.both());
+}
+
+/// A notify that names no handler is reported when its play starts, so
+/// the plays before it run (Ansible finds it only while running);
+/// `--syntax-check` reports it at once.
+#[test]
+fn a_missing_handler_stops_its_play_not_the_ones_before() {
+    let p = project(
+        r#"- hosts: alpha
+  gather_facts: false
+  tasks:
+    - debug: {msg: first play ran}
+- hosts: alpha
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: nowhere
+"#,
+    );
+    let r = p.playbook("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(4), "{}", r.both());
+    assert!(r.stdout.contains("first play ran"), "{}", r.both());
+    assert!(
+        r.both()
+            .contains("The requested handler 'nowhere' was not found"),
+        "{}",
+        r.both()
+    );
+    let r = p.playbook("inv.ini", "site.yml", &["--syntax-check"]);
+    assert_eq!(r.code, Some(4), "{}", r.both());
+}

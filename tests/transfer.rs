@@ -70,11 +70,10 @@ async fn local_connection_streams_files_both_ways() {
     round_trip(&host, dir.path()).await;
 }
 
-#[tokio::test]
-async fn ssh_connection_streams_files_both_ways() {
-    let fleet = common::Fleet::start(1);
+/// Root on the fleet's one host, with `command_timeout` per command.
+fn fleet_target(fleet: &common::Fleet, command_timeout: Duration) -> SshTarget {
     let h = &fleet.hosts[0];
-    let target = SshTarget {
+    SshTarget {
         endpoint: Endpoint {
             host: h.addr.clone(),
             port: fleet.port,
@@ -87,12 +86,17 @@ async fn ssh_connection_streams_files_both_ways() {
         },
         jumps: vec![],
         connect_timeout: Duration::from_secs(10),
-        command_timeout: Some(Duration::from_secs(60)),
+        command_timeout: Some(command_timeout),
         keepalive: Duration::from_secs(15),
         become_: None,
         become_timeout: Duration::from_secs(12),
-    };
-    let host = SshHost::new(target);
+    }
+}
+
+#[tokio::test]
+async fn ssh_connection_streams_files_both_ways() {
+    let fleet = common::Fleet::start(1);
+    let host = SshHost::new(fleet_target(&fleet, Duration::from_secs(60)));
     round_trip(&host, fleet.dir.path()).await;
     host.close().await;
 }
@@ -105,26 +109,7 @@ async fn ssh_connection_streams_files_both_ways() {
 async fn probes_share_a_long_lived_shell_and_survive_a_timeout() {
     use tutti_modules::HostRead;
     let fleet = common::Fleet::start(1);
-    let h = &fleet.hosts[0];
-    let target = SshTarget {
-        endpoint: Endpoint {
-            host: h.addr.clone(),
-            port: fleet.port,
-            user: "root".into(),
-            identity_files: vec![fleet.client_key.clone()],
-            identities_only: true,
-            password: None,
-            policy: Policy::Strict,
-            known_hosts: Arc::new(KnownHosts::new(vec![fleet.known_hosts.clone()], vec![])),
-        },
-        jumps: vec![],
-        connect_timeout: Duration::from_secs(10),
-        command_timeout: Some(Duration::from_secs(2)),
-        keepalive: Duration::from_secs(15),
-        become_: None,
-        become_timeout: Duration::from_secs(12),
-    };
-    let host = SshHost::new(target);
+    let host = SshHost::new(fleet_target(&fleet, Duration::from_secs(2)));
     let before = tutti::connection::shell_probes();
     let out = host
         .probe(&Cmd::script(

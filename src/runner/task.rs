@@ -1112,6 +1112,20 @@ pub fn whole_args(t: &Task, rendered: &Map<String, Value>) -> Option<Map<String,
 /// `ansible_delegated_vars`: the delegate's own variables, under its name,
 /// so a delegated task can see where it runs.
 fn delegated_vars(hc: &HostCtx, d: &str) -> Var {
+    let mut vars = host_vars_of(hc, d);
+    vars.insert("inventory_hostname".into(), Value::String(d.to_string()));
+    vars.entry("ansible_host")
+        .or_insert_with(|| Value::String(d.to_string()));
+    let mut outer = Map::new();
+    outer.insert(d.to_string(), Value::Object(vars));
+    Var {
+        value: Value::Object(outer),
+        trusted: false,
+    }
+}
+
+/// Host `d`'s inventory variables and those `add_host` gave it.
+fn host_vars_of(hc: &HostCtx, d: &str) -> Map<String, Value> {
     let run = &hc.pc.run;
     let inv = &run.session.inventory;
     let mut vars = if inv.has_host(d) {
@@ -1124,15 +1138,7 @@ fn delegated_vars(hc: &HostCtx, d: &str) -> Var {
             vars.insert(k.clone(), v.clone());
         }
     }
-    vars.insert("inventory_hostname".into(), Value::String(d.to_string()));
-    vars.entry("ansible_host")
-        .or_insert_with(|| Value::String(d.to_string()));
-    let mut outer = Map::new();
-    outer.insert(d.to_string(), Value::Object(vars));
-    Var {
-        value: Value::Object(outer),
-        trusted: false,
-    }
+    vars
 }
 
 /// The host a task's commands run on, and its connection.
@@ -1147,16 +1153,7 @@ pub fn connection(
         Some(d) if d != hc.host => {
             let inv = &run.session.inventory;
             let implicit = !inv.has_host(d) && crate::inventory::LOCALHOST_NAMES.contains(&d);
-            let mut vars = if inv.has_host(d) {
-                inv.host_vars(d)
-            } else {
-                Map::new()
-            };
-            if let Some(dv) = run.states.dynamic().hosts.get(d) {
-                for (k, v) in dv {
-                    vars.insert(k.clone(), v.clone());
-                }
-            }
+            let vars = host_vars_of(hc, d);
             // Become and remote_user keywords still apply to a delegated task.
             let mut kv =
                 conn::connection_vars(&run.templar, &Scope::new(), &t.kw).unwrap_or_default();
