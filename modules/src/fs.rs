@@ -376,7 +376,11 @@ if [ -e "$d" ]; then
     printf '%s\n' "$acl" | setfacl --set-file=- -- "$t" >/dev/null 2>&1 || :
   fi
 else
-  chmod -- "$(printf '%o' $(( 0666 & ~$(umask) )))" "$t" || fail 15 "cannot set the mode of $t"
+  # A new file gets 0666 less the umask, unless an octal mode replaces it
+  # below anyway (a symbolic mode applies on top of it).
+  case $mode in
+    ''|*[!0-7]*) chmod -- "$(printf '%o' $(( 0666 & ~$(umask) )))" "$t" || fail 15 "cannot set the mode of $t";;
+  esac
 fi
 if [ -n "$mode" ]; then e=$(chmod -- "$mode" "$t" 2>&1) || fail 15 "mode must be in octal or symbolic form: $e"; fi
 if [ -n "$owner" ]; then e=$(chown -- "$owner" "$t" 2>&1) || fail 15 "chown failed: $e"; fi

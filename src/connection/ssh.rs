@@ -268,11 +268,10 @@ impl SshHost {
 
     /// A probe (or a [`Cmd::light`] command) through the session's
     /// long-lived shell for this become setting; `None` when the command
-    /// must have a channel of its own (large or streamed stdin, a download,
-    /// raw) or no shell can be had.
+    /// must have a channel of its own (stdin over [`SHELL_STDIN_MAX`], a
+    /// download, raw) or no shell can be had.
     async fn probe_in_shell(&self, cmd: &Cmd) -> Option<Result<Output, HostError>> {
         if cmd.stdin_data().is_some_and(|d| d.len() > SHELL_STDIN_MAX)
-            || cmd.stdin_path().is_some()
             || cmd.stdout_path().is_some()
             || cmd.is_raw()
             || self.su_with_password().is_some()
@@ -280,6 +279,16 @@ impl SshHost {
         {
             return None;
         }
+        // A small controller file (an upload) travels like stdin data; a
+        // large one streams through a channel of its own.
+        let file_data = match cmd.stdin_path() {
+            None => None,
+            Some(p) => match tokio::fs::metadata(p).await {
+                Ok(m) if m.len() <= SHELL_STDIN_MAX as u64 => Some(tokio::fs::read(p).await.ok()?),
+                _ => return None,
+            },
+        };
+        let stdin = file_data.as_deref().or(cmd.stdin_data());
         let session = self.session().await.ok()?;
         let key = match &self.target.become_ {
             None => String::new(),
@@ -320,14 +329,11 @@ impl SshHost {
             }
         }
         let sh = guard.as_mut()?;
-        if cmd.stdin_data().is_some() && !sh.takes_stdin() {
+        if stdin.is_some() && !sh.takes_stdin() {
             return None;
         }
         let script = cmd.render();
-        match sh
-            .run(&script, cmd.stdin_data(), self.target.command_timeout)
-            .await
-        {
+        match sh.run(&script, stdin, self.target.command_timeout).await {
             Ok(out) => {
                 super::SHELL_PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Some(Ok(out))

@@ -146,10 +146,18 @@ def private_root(out_dir, cmd):
     /home is empty (when the machine allows it; else `cmd` as it is)."""
     if not use_private_root():
         return cmd
+    # The harness's own files (this directory: the cache, the runs, the
+    # stand-in roles) stay visible when the checkout itself is under /tmp:
+    # a descriptor opened before /tmp is replaced is mounted back in place
+    # (`-c`: mount must not resolve the path again through the new /tmp).
+    keep = ""
+    if HERE.resolve().is_relative_to("/tmp"):
+        keep = ('mkdir -p "$k" && mount -c --bind /proc/self/fd/3 "$k" && exec 3<&- && ')
     return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-            'h=$1; t=$2; shift 2; mount --bind "$h" /root && mount --bind "$t" /tmp'
-            ' && mount -t tmpfs none /home && exec "$@"',
-            "sh", str(out_dir / "home"), str(out_dir / "tmp")] + cmd
+            'h=$1; t=$2; k=$3; shift 3; exec 3<"$k" && mount --bind "$h" /root && '
+            'mount --bind "$t" /tmp && ' + keep +
+            'mount -t tmpfs none /home && exec "$@"',
+            "sh", str(out_dir / "home"), str(out_dir / "tmp"), str(HERE.resolve())] + cmd
 
 
 class Sshd:
