@@ -200,6 +200,37 @@ impl Cmd {
     }
 }
 
+impl Cmd {
+    /// The command as code for a shell that is already running (tutti's
+    /// shared shell runs it in a subshell): `sh -c SCRIPT NAME ARGS...`
+    /// becomes `set -- ARGS...; SCRIPT`, saving the start of another shell;
+    /// anything else renders as [`Cmd::render`] does.
+    pub fn render_inline(&self) -> String {
+        let Body::Argv(argv) = &self.body else {
+            return self.render();
+        };
+        let [sh, dash_c, script, _name, args @ ..] = argv.as_slice() else {
+            return self.render();
+        };
+        if sh != "sh" || dash_c != "-c" {
+            return self.render();
+        }
+        let mut inline = Cmd {
+            body: Body::Script(String::new()),
+            ..self.clone()
+        };
+        let mut body = String::from("set --");
+        for a in args {
+            body.push(' ');
+            body.push_str(&quote(a));
+        }
+        body.push('\n');
+        body.push_str(script);
+        inline.body = Body::Script(body);
+        inline.render()
+    }
+}
+
 impl fmt::Debug for Cmd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // stdin may hold file contents or secrets: show its size only.
@@ -261,6 +292,34 @@ mod tests {
         assert_eq!(quote("it's"), "'it'\"'\"'s'");
         assert_eq!(quote("$(rm -rf /)"), "'$(rm -rf /)'");
         assert_eq!(quote("a\nb"), "'a\nb'");
+    }
+
+    #[test]
+    fn inline_rendering_runs_sh_c_scripts_in_the_current_shell() {
+        let c = Cmd::new("sh")
+            .arg("-c")
+            .arg("echo \"$1|$2\"")
+            .arg("sh")
+            .arg("a b")
+            .arg("it's")
+            .env("X", "1");
+        assert_eq!(
+            c.render_inline(),
+            "export X=1; set -- 'a b' 'it'\"'\"'s'\necho \"$1|$2\""
+        );
+        // Same output as the command run on its own.
+        let run = |script: String| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("( {script} )"))
+                .output()
+                .map(|o| o.stdout)
+                .ok()
+        };
+        assert_eq!(run(c.render_inline()), run(c.render()));
+        // Anything else renders as usual.
+        let plain = Cmd::new("ls").arg("-l");
+        assert_eq!(plain.render_inline(), plain.render());
     }
 
     #[test]

@@ -332,7 +332,8 @@ impl SshHost {
         if stdin.is_some() && !sh.takes_stdin() {
             return None;
         }
-        let script = cmd.render();
+        // Already in a shell: `sh -c SCRIPT` need not start another.
+        let script = cmd.render_inline();
         match sh.run(&script, stdin, self.target.command_timeout).await {
             Ok(out) => {
                 super::SHELL_PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
