@@ -215,3 +215,47 @@ fn a_backgrounded_child_does_not_hold_the_task() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
 }
+
+/// A server that allows one session per connection (`MaxSessions 1`): the
+/// shared shell gives way to the commands that need channels of their own.
+#[test]
+fn a_server_allowing_one_session_still_runs_everything() {
+    let fleet = common::fleet::Fleet::start_with(
+        common::fleet::FleetOptions::hosts(1).sshd_line("MaxSessions 1"),
+    );
+    let pb = fleet.dir.path().join("one.yml");
+    fs::write(
+        &pb,
+        r#"- hosts: fleet
+  gather_facts: false
+  tasks:
+    - stat: {path: /etc/hostname}
+      register: st
+    - copy: {content: "one\n", dest: "{{ playbook_dir }}/one-{{ inventory_hostname }}.txt"}
+    - command: cat {{ playbook_dir }}/one-{{ inventory_hostname }}.txt
+      register: cat
+      changed_when: false
+    - stat: {path: "{{ playbook_dir }}/one-{{ inventory_hostname }}.txt"}
+      register: again
+    - assert:
+        that:
+          - st.stat.exists
+          - cat.stdout == 'one'
+          - again.stat.size == 4
+"#,
+    )
+    .unwrap();
+    for expected in ["changed=1", "changed=0"] {
+        let mut cmd = fleet.tutti();
+        cmd.args(["playbook", "-i"]).arg(&fleet.inventory).arg(&pb);
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(expected), "{stdout}");
+    }
+}

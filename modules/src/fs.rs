@@ -364,7 +364,7 @@ fi
 if [ -n "$src" ]; then e=$(cat -- "$src" 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"
 else e=$(cat 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"; fi
 if [ -n "$size" ]; then
-  got=$(wc -c < "$t" | tr -d ' ')
+  got=$(($(wc -c < "$t")))
   [ "$got" = "$size" ] || fail 14 "failed to copy to $d: the transfer was cut short ($got of $size bytes); $d is unchanged"
 fi
 sync -- "$t" >/dev/null 2>&1 || :

@@ -116,8 +116,40 @@ struct Session {
     /// Shells started by `su` with a password, by become setting: every
     /// command of that setting runs in one (see [`su`]).
     su_shells: tokio::sync::Mutex<Vec<(String, SuCell)>>,
+    /// The server refused a channel while shells were open: no more shells.
+    no_shells: std::sync::atomic::AtomicBool,
     /// Sessions of jump hosts, kept alive as long as this one.
     _jumps: Vec<Handle<Client>>,
+}
+
+impl Session {
+    /// A channel for one command. A server that allows fewer sessions than
+    /// tutti keeps shells for (sshd's `MaxSessions 1`, say) refuses it: the
+    /// idle shells are closed, none are started again on this connection,
+    /// and the command gets its channel.
+    async fn open_channel(&self, t: &SshTarget) -> Result<russh::Channel<client::Msg>, HostError> {
+        let mut tries = 0;
+        loop {
+            match self.handle.channel_open_session().await {
+                Ok(c) => return Ok(c),
+                Err(russh::Error::ChannelOpenFailure(_)) if tries < 20 => {
+                    tries += 1;
+                    self.no_shells
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    for (_, cell) in self.shells.lock().await.iter() {
+                        if let Ok(mut g) = cell.try_lock()
+                            && let Some(sh) = g.take()
+                        {
+                            sh.close().await;
+                        }
+                    }
+                    // sshd frees the session once it has seen the close.
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                Err(e) => return Err(lost(t, e)),
+            }
+        }
+    }
 }
 
 type ShellCell = Arc<tokio::sync::Mutex<Option<shell::ProbeShell>>>;
@@ -185,11 +217,7 @@ impl SshHost {
             (None, true) => script,
             (None, false) => format!("/bin/sh -c {}", quote(&script)),
         };
-        let channel = session
-            .handle
-            .channel_open_session()
-            .await
-            .map_err(|e| lost(&self.target, e))?;
+        let channel = session.open_channel(&self.target).await?;
         channel
             // Paths that came from the host as non-UTF-8 bytes travel in
             // strings losslessly escaped; send the original bytes back.
@@ -290,6 +318,9 @@ impl SshHost {
         };
         let stdin = file_data.as_deref().or(cmd.stdin_data());
         let session = self.session().await.ok()?;
+        if session.no_shells.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
         let key = match &self.target.become_ {
             None => String::new(),
             Some(b) => format!(
@@ -421,6 +452,7 @@ async fn open(t: &SshTarget) -> Result<Session, HostError> {
         channels: Semaphore::new(MAX_CHANNELS),
         shells: tokio::sync::Mutex::new(Vec::new()),
         su_shells: tokio::sync::Mutex::new(Vec::new()),
+        no_shells: std::sync::atomic::AtomicBool::new(false),
         _jumps: jumps,
     })
 }
