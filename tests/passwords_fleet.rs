@@ -71,6 +71,30 @@ fn password_login_and_sudo_with_a_password() {
     assert_eq!(out, "h01 | CHANGED | rc=0 >>\nroot\n");
     assert!(!String::from_utf8_lossy(&o.stderr).contains(PASSWORD));
 
+    // Probes and tutti's own file scripts run in a shell escalated once,
+    // with the same password: a stat of root's home and a file written
+    // there, as root.
+    let mut cmd = fleet.tutti();
+    cmd.args(["adhoc", "h01", "-i"])
+        .arg(&inv)
+        .args(["-b", "--become-password-file"])
+        .arg(&pwfile)
+        .args([
+            "-m",
+            "copy",
+            "-a",
+            "content=escalated dest=/root/tutti-pw-test.txt mode=0600",
+        ]);
+    let o = cmd.output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("\"owner\": \"root\""), "{out}");
+    assert_eq!(
+        fs::read_to_string("/root/tutti-pw-test.txt").unwrap(),
+        "escalated"
+    );
+    let _ = fs::remove_file("/root/tutti-pw-test.txt");
+
     // A wrong sudo password is a clear failure, not a hang.
     fs::write(&pwfile, "wrong-password\n").unwrap();
     let mut cmd = fleet.tutti();
