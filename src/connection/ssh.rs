@@ -298,7 +298,7 @@ impl SshHost {
     /// long-lived shell for this become setting; `None` when the command
     /// must have a channel of its own (stdin over [`SHELL_STDIN_MAX`], a
     /// download, raw) or no shell can be had.
-    async fn probe_in_shell(&self, cmd: &Cmd) -> Option<Result<Output, HostError>> {
+    async fn in_shared_shell(&self, cmd: &Cmd) -> Option<Result<Output, HostError>> {
         if cmd.stdin_data().is_some_and(|d| d.len() > SHELL_STDIN_MAX)
             || cmd.stdout_path().is_some()
             || cmd.is_raw()
@@ -409,7 +409,7 @@ fn lost(t: &SshTarget, e: russh::Error) -> HostError {
 #[async_trait]
 impl HostRead for SshHost {
     async fn probe(&self, cmd: &Cmd) -> Result<Output, HostError> {
-        if let Some(result) = self.probe_in_shell(cmd).await {
+        if let Some(result) = self.in_shared_shell(cmd).await {
             return result;
         }
         self.exec(cmd).await
@@ -420,7 +420,7 @@ impl HostRead for SshHost {
 impl Host for SshHost {
     async fn run(&self, cmd: &Cmd) -> Result<Output, HostError> {
         if cmd.is_light()
-            && let Some(result) = self.probe_in_shell(cmd).await
+            && let Some(result) = self.in_shared_shell(cmd).await
         {
             return result;
         }

@@ -197,9 +197,14 @@ static LOAD_VARS: std::sync::Mutex<Option<Map<String, Value>>> = std::sync::Mute
 static PLAY_VARS: std::sync::Mutex<Option<Arc<Map<String, Value>>>> = std::sync::Mutex::new(None);
 
 fn set_play_vars(vars: Option<Arc<Map<String, Value>>>) {
-    match PLAY_VARS.lock() {
-        Ok(mut g) => *g = vars,
-        Err(p) => *p.into_inner() = vars,
+    *locked(&PLAY_VARS) = vars;
+}
+
+/// A loader static's lock; a panic elsewhere does not make its data unusable.
+fn locked<T>(m: &'static std::sync::Mutex<T>) -> std::sync::MutexGuard<'static, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
     }
 }
 
@@ -241,7 +246,7 @@ fn render_value_static(
     text: &str,
     vars: &[&Map<String, Value>],
 ) -> Result<Value, Diagnostic> {
-    let play = PLAY_VARS.lock().ok().and_then(|g| g.clone());
+    let play = locked(&PLAY_VARS).clone();
     let mut layers: Vec<_> = play
         .as_deref()
         .into_iter()
@@ -531,17 +536,13 @@ static CURRENT_SEEN: std::sync::Mutex<Option<Arc<crate::roles::Seen>>> =
     std::sync::Mutex::new(None);
 
 fn current_seen() -> Arc<crate::roles::Seen> {
-    let mut g = match CURRENT_SEEN.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    g.get_or_insert_with(Arc::default).clone()
+    locked(&CURRENT_SEEN)
+        .get_or_insert_with(Arc::default)
+        .clone()
 }
 
 fn reset_seen() {
-    if let Ok(mut g) = CURRENT_SEEN.lock() {
-        *g = None;
-    }
+    *locked(&CURRENT_SEEN) = None;
 }
 
 /// Public roles loaded while a play's sections are parsed, in load order.
@@ -549,17 +550,11 @@ static PENDING_EXPOSED: std::sync::Mutex<Vec<crate::roles::Exposure>> =
     std::sync::Mutex::new(Vec::new());
 
 fn pending_exposed() -> std::sync::MutexGuard<'static, Vec<crate::roles::Exposure>> {
-    match PENDING_EXPOSED.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
+    locked(&PENDING_EXPOSED)
 }
 
 fn pending_handlers() -> std::sync::MutexGuard<'static, Vec<Arc<Task>>> {
-    match PENDING_HANDLERS.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
+    locked(&PENDING_HANDLERS)
 }
 
 /// Handlers of roles named literally by `include_role` are known at load

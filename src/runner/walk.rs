@@ -348,7 +348,7 @@ fn loop_tasks(hc: &HostCtx, t: &Arc<Task>) -> Result<Vec<Arc<Task>>, Flow> {
         }
     };
     let lc = &t.loop_control;
-    let loop_var = super::loops::loop_var_name(hc, t, &hc.scope_for(t));
+    let loop_var = super::loops::loop_var_name(hc, t, &scope);
     Ok(items
         .into_iter()
         .enumerate()
