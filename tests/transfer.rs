@@ -160,3 +160,74 @@ async fn probes_share_a_long_lived_shell_and_survive_a_timeout() {
     assert_eq!(fed.stdout, b"fed");
     host.close().await;
 }
+
+/// Writes go through the shared shell: small text content travels inside
+/// the command line (the shell's stdin, never an argv) as `tutti_in`, other
+/// content is staged; either way the bytes, the mode and the reported owner
+/// are exact and no temp file is left.
+#[tokio::test]
+async fn writes_share_the_shell_and_hand_text_over_as_a_variable() {
+    use std::os::unix::fs::PermissionsExt;
+    use tutti_modules::files::attrs::Mode;
+    use tutti_modules::fs::{Content, WriteOpts, WriteResult};
+    let fleet = common::Fleet::start(1);
+    let host = SshHost::new(fleet_target(&fleet, Duration::from_secs(20)));
+    let dir = fleet.dir.path().join("writes");
+    fs::create_dir(&dir).unwrap();
+
+    // The variable is offered only to a script that says it reads it.
+    let show = "printf '%s' \"${tutti_in-unset}\"";
+    let text = "it's \"$HOME\" `x` \\ ünï\n".as_bytes().to_vec();
+    let cmd = |opt_in: bool| {
+        let c = Cmd::new("sh")
+            .arg("-c")
+            .arg(show)
+            .arg("sh")
+            .stdin(text.clone())
+            .light();
+        if opt_in { c.stdin_as_variable() } else { c }
+    };
+    assert_eq!(host.run(&cmd(true)).await.unwrap().stdout, text);
+    assert_eq!(host.run(&cmd(false)).await.unwrap().stdout, b"unset");
+
+    let before = tutti::connection::shell_probes();
+    let f = dir.join("text.conf");
+    let opts = WriteOpts {
+        mode: Some(Mode::Octal(0o640)),
+        ..WriteOpts::default()
+    };
+    let written = host
+        .write_atomic(&f.to_string_lossy(), Content::Bytes(text.clone()), &opts)
+        .await
+        .unwrap();
+    let WriteResult::Written { owner, .. } = written else {
+        panic!("{written:?}")
+    };
+    let owner = owner.expect("the owner is reported");
+    assert_eq!((owner.uid, owner.owner.as_str()), (0, "root"));
+    assert_eq!((owner.gid, owner.group.as_str()), (0, "root"));
+    assert_eq!(fs::read(&f).unwrap(), text);
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&f), 0o640);
+
+    // Bytes that are not text (a NUL, invalid UTF-8) are staged instead;
+    // a rewrite without a mode keeps the file's.
+    let binary = vec![0u8, 0xff, b'\n', 0xc3];
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o604)).unwrap();
+    host.write_atomic(
+        &f.to_string_lossy(),
+        Content::Bytes(binary.clone()),
+        &WriteOpts::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fs::read(&f).unwrap(), binary);
+    assert_eq!(mode(&f), 0o604);
+    assert!(tutti::connection::shell_probes() >= before + 2);
+    let names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["text.conf"]);
+    host.close().await;
+}

@@ -21,6 +21,7 @@ pub struct Cmd {
     stdout_file: Option<PathBuf>,
     raw: bool,
     light: bool,
+    stdin_var: bool,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -157,6 +158,22 @@ impl Cmd {
     pub fn light(mut self) -> Self {
         self.light = true;
         self
+    }
+
+    /// Says the script also takes its stdin from the shell variable
+    /// `tutti_in` when that is set. A runner whose command line never
+    /// shows in an argv (the shared shell reads it from its own stdin) may
+    /// then hand small text over that way: one `printf` builtin on the
+    /// target instead of staging the data and starting `cat` to read it.
+    pub fn stdin_as_variable(mut self) -> Self {
+        self.stdin_var = true;
+        self
+    }
+
+    /// Whether stdin may come as the variable `tutti_in`
+    /// ([`Cmd::stdin_as_variable`]).
+    pub fn takes_stdin_variable(&self) -> bool {
+        self.stdin_var
     }
 
     /// Whether the command may share the host's shell ([`Cmd::light`]).

@@ -300,6 +300,11 @@ nl='
 p=$1 L=
 [ "$2" = 1 ] && L=-L
 F="%f %u %g %s %i %d %h %.9X %.9Y %.9Z${nl}%U${nl}%G"
+# Missing in a directory we may search: said without starting `stat`.
+if ! [ -e "$p" ] && ! [ -L "$p" ]; then
+  case $p in */*) D=${p%/*}; [ -n "$D" ] || D=/;; *) D=.;; esac
+  if [ -d "$D" ] && [ -x "$D" ]; then printf 'missing\0'; exit 0; fi
+fi
 if ! s=$(stat $L -c "$F" -- "$p" 2>&1); then
   case $s in *"No such file or directory"*|*"Not a directory"*) printf 'missing\0'; exit 0;; esac
   printf '%s\n' "$s" >&2; exit 3
@@ -338,11 +343,22 @@ if ! [ -e "$p" ] && ! [ -L "$p" ]; then exit 100; fi
 exec cat -- "$p"
 "#;
 
-/// `$1` dest, `$2` remote source (empty: stdin), `$3` mode (empty: keep),
-/// `$4` owner, `$5` group, `$6` backup, `$7` follow, `$8` unsafe_writes;
-/// the rest: the `validate` argv, `%s` replaced by the temp file.
-pub const WRITE_SCRIPT: &str = r#"d=$1 src=$2 mode=$3 owner=$4 group=$5 backup=$6 follow=$7 unsafe=$8 size=$9
-shift 9
+/// `$1` dest, `$2` how the content comes (`stdin` or `remote`), `$3` the
+/// remote source path, `$4`
+/// mode (empty: keep), `$5` owner, `$6` group, `$7` backup, `$8` follow,
+/// `$9` unsafe_writes, `$10` the expected size of stdin, `$11` a random
+/// suffix for the temp file's name; the rest: the `validate` argv, `%s`
+/// replaced by the temp file. Stdin may come as the variable `tutti_in`
+/// instead ([`Cmd::stdin_as_variable`]).
+///
+/// Every process started here costs the target about a millisecond and a
+/// half, and a first run is mostly writes: the temp file is made by the
+/// shell (`set -C` makes the redirection an exclusive create, so no
+/// `mktemp`), content handed over in `tutti_in` is written by the `printf`
+/// builtin, and the owner is copied and reported without `stat` when the
+/// file is ours.
+pub const WRITE_SCRIPT: &str = r#"d=$1 how=$2 src=$3 mode=$4 owner=$5 group=$6 backup=$7 follow=$8 unsafe=$9 size=${10} rnd=${11}
+shift 11
 if [ "$follow" = 1 ] && [ -L "$d" ]; then
   if v=$(readlink -f -- "$d" && echo .); then v=${v%.}; d=${v%"$nl"}
   else fail 10 "cannot follow the symlink $d (its directory does not exist)"; fi
@@ -354,33 +370,47 @@ if [ -d "$d" ]; then
   if [ -L "$d" ]; then rm -f -- "$d" || fail 12 "cannot replace the symlink $d"
   else fail 12 "Destination $d is a directory"; fi
 fi
-if command -v mktemp >/dev/null 2>&1; then
-  if ! e=$(mktemp -- "$dir/.tutti.XXXXXX" 2>&1); then fail 13 "The destination directory ($dir) is not writable by the current user. Error was: $e"; fi
-  t=$e
+set -C
+if [ "$how" = stdin ] && [ -n "${tutti_in+set}" ]; then
+  how=written
+  { printf '%s' "$tutti_in" > "$dir/.tutti.$rnd"; } 2>/dev/null && t="$dir/.tutti.$rnd"
 else
-  t="$dir/.tutti.$$"
-  if ! e=$( (set -C; : > "$t") 2>&1); then t=; fail 13 "The destination directory ($dir) is not writable by the current user. Error was: $e"; fi
+  # Not `:`: a redirection failing on a special builtin ends the shell.
+  { printf '' > "$dir/.tutti.$rnd"; } 2>/dev/null && t="$dir/.tutti.$rnd"
 fi
-if [ -n "$src" ]; then e=$(cat -- "$src" 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"
-else e=$(cat 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"; fi
-if [ -n "$size" ]; then
-  got=$(($(wc -c < "$t")))
-  [ "$got" = "$size" ] || fail 14 "failed to copy to $d: the transfer was cut short ($got of $size bytes); $d is unchanged"
+set +C
+if [ -z "$t" ]; then
+  e=$( { printf '' > "$dir/.tutti.$rnd"; } 2>&1)
+  fail 13 "The destination directory ($dir) is not writable by the current user. Error was: ${e:-cannot create $dir/.tutti.$rnd}"
 fi
+case $how in
+  remote) e=$(cat -- "$src" 2>&1 > "$t") || fail 14 "failed to copy to $d: $e";;
+  stdin)
+    e=$(cat 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"
+    if [ -n "$size" ]; then
+      got=$(($(wc -c < "$t")))
+      [ "$got" = "$size" ] || fail 14 "failed to copy to $d: the transfer was cut short ($got of $size bytes); $d is unchanged"
+    fi;;
+esac
 sync -- "$t" >/dev/null 2>&1 || :
+mine() { [ -O "$1" ] && [ -G "$1" ]; } 2>/dev/null
 if [ -e "$d" ]; then
-  a=$(stat -c '%a %u:%g' -- "$d") || fail 15 "cannot stat $d"
-  chmod -- "${a%% *}" "$t" || fail 15 "cannot set the mode of $t"
-  [ -z "$owner$group" ] && { chown -- "${a#* }" "$t" >/dev/null 2>&1 || :; }
+  # A new octal mode replaces the old one; a symbolic one applies on top.
+  keepmode=1 keepown=
+  case $mode in ''|*[!0-7]*) ;; *) keepmode=;; esac
+  [ -z "$owner$group" ] && ! { mine "$d" && mine "$t"; } && keepown=1
+  # GNU chmod copies the mode itself, saving a `stat`.
+  if [ -n "$keepmode" ] && [ -z "$keepown" ]; then
+    chmod --reference="$d" -- "$t" 2>/dev/null && keepmode=
+  fi
+  if [ -n "$keepmode$keepown" ]; then
+    a=$(stat -c '%a %u:%g' -- "$d") || fail 15 "cannot stat $d"
+    if [ -n "$keepmode" ]; then chmod -- "${a%% *}" "$t" || fail 15 "cannot set the mode of $t"; fi
+    if [ -n "$keepown" ]; then chown -- "${a#* }" "$t" >/dev/null 2>&1 || :; fi
+  fi
   if command -v getfacl >/dev/null 2>&1 && acl=$(getfacl -s -p -- "$d" 2>/dev/null) && [ -n "$acl" ]; then
     printf '%s\n' "$acl" | setfacl --set-file=- -- "$t" >/dev/null 2>&1 || :
   fi
-else
-  # A new file gets 0666 less the umask, unless an octal mode replaces it
-  # below anyway (a symbolic mode applies on top of it).
-  case $mode in
-    ''|*[!0-7]*) chmod -- "$(printf '%o' $(( 0666 & ~$(umask) )))" "$t" || fail 15 "cannot set the mode of $t";;
-  esac
 fi
 if [ -n "$mode" ]; then e=$(chmod -- "$mode" "$t" 2>&1) || fail 15 "mode must be in octal or symbolic form: $e"; fi
 if [ -n "$owner" ]; then e=$(chown -- "$owner" "$t" 2>&1) || fail 15 "chown failed: $e"; fi
@@ -416,7 +446,10 @@ if ! e=$(mv -f -- "$t" "$d" 2>&1); then
 fi
 t=
 sync -- "$dir" >/dev/null 2>&1 || :
-printf '\0TUTTI:ok\0%s\0%s\0%s\0' "$d" "$b" "$(stat -c '%u %g %U %G' -- "$d" 2>/dev/null)"
+# The shared shell (src/connection/ssh/shell.rs) knows who it runs as.
+if command -v tutti_self >/dev/null 2>&1 && mine "$d" && tutti_self; then own=$TUTTI_SELF
+else own=$(stat -c '%u %g %U %G' -- "$d" 2>/dev/null); fi
+printf '\0TUTTI:ok\0%s\0%s\0%s\0' "$d" "$b" "$own"
 "#;
 
 /// `$1` path, `$2` mode, `$3` owner, `$4` group, `$5` follow, `$6`
@@ -452,13 +485,18 @@ while ! [ -e "$c" ] && ! [ -L "$c" ]; do
   case $c in */*) c=${c%/*}; [ -n "$c" ] || break;; *) break;; esac
 done
 [ -e "$c" ] && ! [ -d "$c" ] && fail 3 "Destination directory $c is not a directory"
+# A plain octal mode is given to `mkdir -m`, which sets it exactly (even
+# where a default ACL would override the umask), saving a `chmod`.
+m=
+case $mode in 0[0-7][0-7][0-7]) m=$mode;; esac
 for c; do
-  if ! e=$(mkdir -- "$c" 2>&1); then
+  if [ -n "$m" ]; then e=$(mkdir -m "$m" -- "$c" 2>&1); else e=$(mkdir -- "$c" 2>&1); fi
+  if [ $? != 0 ]; then
     # Another process (another host on the same machine) made it meanwhile.
     [ -d "$c" ] && continue
     fail 2 "There was an issue creating $c as requested: $e"
   fi
-  if [ -n "$mode" ]; then e=$(chmod -- "$mode" "$c" 2>&1) || fail 4 "chmod failed: $e"; fi
+  if [ -n "$mode" ] && [ -z "$m" ]; then e=$(chmod -- "$mode" "$c" 2>&1) || fail 4 "chmod failed: $e"; fi
   if [ -n "$owner$group" ]; then e=$(chown -- "$owner${group:+:$group}" "$c" 2>&1) || fail 3 "chown failed: $e"; fi
 done
 echo "$#"
@@ -711,12 +749,13 @@ pub fn write_cmd(dest: &str, content: &Content, opts: &WriteOpts) -> Result<Cmd,
         Some(v) => validate_argv(v).map_err(HostError::Failed)?,
         None => Vec::new(),
     };
-    let src = match content {
-        Content::Remote(p) => p.as_str(),
-        _ => "",
+    let (how, src) = match content {
+        Content::Remote(p) => ("remote", p.as_str()),
+        _ => ("stdin", ""),
     };
     let mut cmd = sh(script(WRITE_SCRIPT))
         .arg(dest)
+        .arg(how)
         .arg(src)
         .arg(opts.mode.as_ref().map(Mode::chmod_arg).unwrap_or_default())
         .arg(opts.owner.clone().unwrap_or_default())
@@ -733,13 +772,24 @@ pub fn write_cmd(dest: &str, content: &Content, opts: &WriteOpts) -> Result<Cmd,
                 .unwrap_or_default(),
             Content::Remote(_) => String::new(),
         })
+        .arg(temp_suffix())
         .args(argv);
     match content {
-        Content::Bytes(b) => cmd = cmd.stdin(b.clone()),
-        Content::LocalFile(p) => cmd = cmd.stdin_file(p.clone()),
+        Content::Bytes(b) => cmd = cmd.stdin(b.clone()).stdin_as_variable(),
+        Content::LocalFile(p) => cmd = cmd.stdin_file(p.clone()).stdin_as_variable(),
         Content::Remote(_) => {}
     }
     Ok(cmd)
+}
+
+/// A fresh suffix for a temp file's name; the script creates the file
+/// exclusively, so a collision fails instead of clobbering.
+fn temp_suffix() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..12)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..36)]))
+        .collect()
 }
 
 /// [`Host::write_atomic`] through `run`.

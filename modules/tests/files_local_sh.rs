@@ -191,6 +191,54 @@ async fn write_atomic_keeps_the_files_acl() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A directory's default ACL overrides the umask for what is created in
+/// it; a requested mode is still exactly what a new file or directory gets.
+#[tokio::test]
+async fn modes_are_exact_under_a_default_acl() {
+    let dir = scratch("dacl");
+    let set = Proc::new("setfacl")
+        .args(["-d", "-m", "u::rwx,g::rwx,o::rwx"])
+        .arg(&dir)
+        .status()
+        .expect("setfacl (tests/run.sh installs the acl package)");
+    assert!(set.success(), "this file system does not take ACLs");
+    let mode_of = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let attrs = Attrs {
+        mode: Some(Mode::Octal(0o750)),
+        ..Attrs::default()
+    };
+    assert_eq!(
+        LocalSh.mkdir_p(&s(&dir.join("d/e")), &attrs).await.unwrap(),
+        2
+    );
+    assert_eq!(mode_of(&dir.join("d")), 0o750);
+    assert_eq!(mode_of(&dir.join("d/e")), 0o750);
+    let opts = WriteOpts {
+        mode: Some(Mode::Octal(0o640)),
+        ..WriteOpts::default()
+    };
+    let f = dir.join("f");
+    LocalSh
+        .write_atomic(&s(&f), Content::Bytes(b"x\n".to_vec()), &opts)
+        .await
+        .unwrap();
+    assert_eq!(mode_of(&f), 0o640);
+    // Without a mode, a rewrite keeps the file's own.
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o604)).unwrap();
+    LocalSh
+        .write_atomic(
+            &s(&f),
+            Content::Bytes(b"y\n".to_vec()),
+            &WriteOpts::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(mode_of(&f), 0o604);
+    assert_eq!(std::fs::read(&f).unwrap(), b"y\n");
+    assert!(leftovers(&dir).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test]
 async fn write_atomic_streams_a_64_mib_local_file() {
     let dir = scratch("big");
@@ -476,6 +524,13 @@ async fn stat_every_kind_of_path() {
     assert!(
         LocalSh
             .stat(&format!("{}/x", s(&weird)), &opts)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        LocalSh
+            .stat(&s(&dir.join("no/such")), &opts)
             .await
             .unwrap()
             .is_none()

@@ -365,7 +365,15 @@ impl SshHost {
         }
         // Already in a shell: `sh -c SCRIPT` need not start another.
         let script = cmd.render_inline();
-        match sh.run(&script, stdin, self.target.command_timeout).await {
+        match sh
+            .run(
+                &script,
+                stdin,
+                cmd.takes_stdin_variable(),
+                self.target.command_timeout,
+            )
+            .await
+        {
             Ok(out) => {
                 super::SHELL_PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Some(Ok(out))

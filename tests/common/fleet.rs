@@ -325,14 +325,22 @@ impl Drop for Fleet {
     }
 }
 
-/// A loopback port nobody listens on (bound and released; connecting gets "refused").
+/// A loopback port nobody listens on (connecting gets "refused").
 pub fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0")
+    // Bound but never listening: a connection is refused, and while the
+    // socket lives (it is kept for the rest of the test process) the kernel
+    // gives the port to no one else, such as an sshd another test starts.
+    let socket = tokio::net::TcpSocket::new_v4()
+        .unwrap_or_else(|e| panic!("closed_port: cannot create a socket: {e}"));
+    socket
+        .bind("127.0.0.1:0".parse().expect("a socket address"))
         .unwrap_or_else(|e| panic!("closed_port: cannot bind 127.0.0.1:0: {e}"));
-    listener
+    let port = socket
         .local_addr()
         .unwrap_or_else(|e| panic!("closed_port: no local addr: {e}"))
-        .port()
+        .port();
+    std::mem::forget(socket);
+    port
 }
 
 /// A listener on 127.0.0.1 that accepts connections and never says anything (for

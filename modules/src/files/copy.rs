@@ -740,14 +740,12 @@ impl Task {
         }
         let (dest, st, into_dir) = self.resolve_dest(host, &name).await?;
         let mut steps = Vec::new();
-        if st.is_none() && self.parent_missing(host, &dest).await? {
-            // Without `into_dir` the write itself fails with "Destination
-            // directory X does not exist"; planning it keeps `--check` on a
-            // fresh host (where an earlier task would create the directory)
-            // a prediction instead of an error.
-            if into_dir {
-                steps.push(Step::Mkdir(common::parent(&dest).to_string()));
-            }
+        // Without `into_dir` the parent is not probed: the write itself
+        // fails with "Destination directory X does not exist" or "... is not
+        // a directory", and `--check` on a fresh host (where an earlier task
+        // would create the directory) stays a prediction, as in Ansible.
+        if into_dir && st.is_none() && self.parent_missing(host, &dest).await? {
+            steps.push(Step::Mkdir(common::parent(&dest).to_string()));
         }
         let mut plan = self
             .plan_file(host, &dest, st, content, checksum, size, small, src_mode)

@@ -21,6 +21,29 @@ use super::SshProcess;
 use crate::connection::r#become::{self, Become, Step, Watcher};
 use crate::connection::exec::{Event, Process};
 
+/// The most stdin handed over as a variable: the shell parses the whole
+/// line before it runs any of it.
+const VARIABLE_STDIN_MAX: usize = 256 * 1024;
+
+/// Run once by the shell: its own private directory `$T` (removed when it
+/// ends), and `tutti_self`, which sets `TUTTI_SELF` to who the shell runs
+/// as, in `stat -c '%u %g %U %G'`'s format, from one `id` per shell. The
+/// write script reports a file's owner with it when the file is its own,
+/// instead of starting `stat` ([`tutti_modules::fs::WRITE_SCRIPT`]); when
+/// `id` says anything unexpected (no names, a distinct effective id) it
+/// fails and the script asks `stat`.
+const SETUP: &str = r#"T=$(mktemp -d 2>/dev/null || mktemp -d "$HOME/.tutti.XXXXXX") &&
+  trap 'rm -rf "$T"' EXIT && trap 'rm -rf "$T"; exit 1' HUP TERM &&
+  tutti_self() {
+    [ -s "$T/id" ] || {
+      _i=$(id) &&
+      case $_i in *euid=*|*egid=*) false;; uid=*\(*\)\ gid=*\(*\)\ groups=*) ;; *) false;; esac &&
+      _u=${_i#uid=} && _g=${_u#*) gid=} && _u=${_u%%) gid=*} && _g=${_g%%) groups=*} &&
+      printf '%s %s %s %s\n' "${_u%%(*}" "${_g%%(*}" "${_u#*(}" "${_g#*(}" >"$T/id"
+    } || return 1
+    IFS= read -r TUTTI_SELF <"$T/id"
+  }"#;
+
 pub(super) struct ProbeShell {
     proc: SshProcess,
     key: String,
@@ -55,10 +78,7 @@ impl ProbeShell {
             key: r#become::new_key(),
             has_tmp: false,
         };
-        // The shell's own private directory (removed when it ends).
-        let setup = "T=$(mktemp -d 2>/dev/null || mktemp -d \"$HOME/.tutti.XXXXXX\") && \
-             trap 'rm -rf \"$T\"' EXIT && trap 'rm -rf \"$T\"; exit 1' HUP TERM";
-        let out = sh.send(setup, None, Some(become_timeout)).await?;
+        let out = sh.send(SETUP, None, Some(become_timeout)).await?;
         sh.has_tmp = out.rc == 0;
         Ok(sh)
     }
@@ -69,14 +89,26 @@ impl ProbeShell {
     }
 
     /// Runs one script in a subshell, its stdin `stdin` (staged in `$T`)
-    /// or /dev/null; `deadline` bounds the whole command.
+    /// or /dev/null; `deadline` bounds the whole command. With
+    /// `stdin_as_variable` (the script's promise,
+    /// [`tutti_modules::Cmd::stdin_as_variable`])
+    /// small text goes in the line itself, as `tutti_in`: this line travels
+    /// on the shell's stdin, so the data never shows in a process listing.
     pub(super) async fn run(
         &mut self,
         script: &str,
         stdin: Option<&[u8]>,
+        stdin_as_variable: bool,
         deadline: Option<Duration>,
     ) -> Result<Output, HostError> {
         let q = quote(script);
+        let text = stdin
+            .filter(|d| stdin_as_variable && d.len() <= VARIABLE_STDIN_MAX && !d.contains(&0))
+            .and_then(|d| std::str::from_utf8(d).ok());
+        if let Some(text) = text {
+            let line = format!("( tutti_in={}; eval {q} ) </dev/null", quote(text));
+            return self.send(&line, None, deadline).await;
+        }
         let line = match stdin {
             None => format!("( eval {q} ) </dev/null"),
             Some(d) => format!(
