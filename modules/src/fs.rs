@@ -395,26 +395,23 @@ esac
 sync -- "$t" >/dev/null 2>&1 || :
 mine() { [ -O "$1" ] && [ -G "$1" ]; } 2>/dev/null
 if [ -e "$d" ]; then
-  # A new octal mode replaces the old one; a symbolic one applies on top.
-  keepmode=1 keepown=
-  case $mode in ''|*[!0-7]*) ;; *) keepmode=;; esac
-  [ -z "$owner$group" ] && ! { mine "$d" && mine "$t"; } && keepown=1
-  # GNU chmod copies the mode itself, saving a `stat`.
-  if [ -n "$keepmode" ] && [ -z "$keepown" ]; then
-    chmod --reference="$d" -- "$t" 2>/dev/null && keepmode=
+  # The replaced file's owner carries over, unless it is already ours.
+  if [ -z "$owner$group" ] && ! { mine "$d" && mine "$t"; }; then
+    a=$(stat -c '%u:%g' -- "$d") && chown -- "$a" "$t" >/dev/null 2>&1 || :
   fi
-  if [ -n "$keepmode$keepown" ]; then
-    a=$(stat -c '%a %u:%g' -- "$d") || fail 15 "cannot stat $d"
-    if [ -n "$keepmode" ]; then chmod -- "${a%% *}" "$t" || fail 15 "cannot set the mode of $t"; fi
-    if [ -n "$keepown" ]; then chown -- "${a#* }" "$t" >/dev/null 2>&1 || :; fi
-  fi
-  if command -v getfacl >/dev/null 2>&1 && acl=$(getfacl -s -p -- "$d" 2>/dev/null) && [ -n "$acl" ]; then
-    printf '%s\n' "$acl" | setfacl --set-file=- -- "$t" >/dev/null 2>&1 || :
+  # So do its mode and ACL, after the owner (a chown drops set-id bits); a
+  # mode given applies on top. GNU cp copies both in one process.
+  if ! cp --attributes-only --preserve=mode -- "$d" "$t" 2>/dev/null; then
+    a=$(stat -c '%a' -- "$d") || fail 15 "cannot stat $d"
+    chmod -- "$a" "$t" || fail 15 "cannot set the mode of $t"
+    if command -v getfacl >/dev/null 2>&1 && acl=$(getfacl -s -p -- "$d" 2>/dev/null) && [ -n "$acl" ]; then
+      printf '%s\n' "$acl" | setfacl --set-file=- -- "$t" >/dev/null 2>&1 || :
+    fi
   fi
 fi
-if [ -n "$mode" ]; then e=$(chmod -- "$mode" "$t" 2>&1) || fail 15 "mode must be in octal or symbolic form: $e"; fi
 if [ -n "$owner" ]; then e=$(chown -- "$owner" "$t" 2>&1) || fail 15 "chown failed: $e"; fi
 if [ -n "$group" ]; then e=$(chgrp -- "$group" "$t" 2>&1) || fail 15 "chgrp failed: $e"; fi
+if [ -n "$mode" ]; then e=$(chmod -- "$mode" "$t" 2>&1) || fail 15 "mode must be in octal or symbolic form: $e"; fi
 if [ $# -gt 0 ]; then
   n=$#
   while [ "$n" -gt 0 ]; do

@@ -239,6 +239,26 @@ async fn modes_are_exact_under_a_default_acl() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The owner is set before the mode: a chown drops set-id bits.
+#[tokio::test]
+async fn write_atomic_keeps_set_id_bits_with_an_owner() {
+    let dir = scratch("setid");
+    let f = dir.join("tool");
+    let opts = WriteOpts {
+        mode: Some(Mode::Octal(0o4755)),
+        owner: Some("root".into()),
+        group: Some("root".into()),
+        ..WriteOpts::default()
+    };
+    LocalSh
+        .write_atomic(&s(&f), Content::Bytes(b"#!/bin/sh\n".to_vec()), &opts)
+        .await
+        .unwrap();
+    let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o4755);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[tokio::test]
 async fn write_atomic_streams_a_64_mib_local_file() {
     let dir = scratch("big");
