@@ -370,20 +370,19 @@ if [ -d "$d" ]; then
   if [ -L "$d" ]; then rm -f -- "$d" || fail 12 "cannot replace the symlink $d"
   else fail 12 "Destination $d is a directory"; fi
 fi
+# Not `:`: a redirection failing on a special builtin ends the shell.
 set -C
-if [ "$how" = stdin ] && [ -n "${tutti_in+set}" ]; then
-  how=written
-  { printf '%s' "$tutti_in" > "$dir/.tutti.$rnd"; } 2>/dev/null && t="$dir/.tutti.$rnd"
-else
-  # Not `:`: a redirection failing on a special builtin ends the shell.
-  { printf '' > "$dir/.tutti.$rnd"; } 2>/dev/null && t="$dir/.tutti.$rnd"
-fi
+{ printf '' > "$dir/.tutti.$rnd"; } 2>/dev/null && t="$dir/.tutti.$rnd"
 set +C
 if [ -z "$t" ]; then
   e=$( { printf '' > "$dir/.tutti.$rnd"; } 2>&1)
   fail 13 "The destination directory ($dir) is not writable by the current user. Error was: ${e:-cannot create $dir/.tutti.$rnd}"
 fi
+[ "$how" = stdin ] && [ -n "${tutti_in+set}" ] && how=variable
 case $how in
+  # The builtin writes; only a failure pays for a subshell, to say why.
+  variable) { printf '%s' "$tutti_in" > "$t"; } 2>/dev/null ||
+    { e=$( { printf '%s' "$tutti_in" > "$t"; } 2>&1); fail 14 "failed to copy to $d: ${e:-write error}"; };;
   remote) e=$(cat -- "$src" 2>&1 > "$t") || fail 14 "failed to copy to $d: $e";;
   stdin)
     e=$(cat 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"
