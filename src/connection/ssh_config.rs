@@ -697,6 +697,7 @@ fn parse_time(v: &str) -> Option<u64> {
 // Evaluation
 
 /// Environment facts used for `Match localuser`, `%u`, `%d`, `%i`, `~`.
+#[derive(Clone)]
 struct Env {
     local_user: String,
     home: Option<PathBuf>,
@@ -704,13 +705,20 @@ struct Env {
 }
 
 impl Env {
+    /// The controller's user, read once: a host's connection is resolved
+    /// again for every task, and the lookup can mean reading /etc/passwd.
     fn current() -> Self {
-        let uid = current_uid();
-        Env {
-            local_user: local_user(uid),
-            home: dirs::home_dir(),
-            uid,
-        }
+        static CURRENT: std::sync::OnceLock<Env> = std::sync::OnceLock::new();
+        CURRENT
+            .get_or_init(|| {
+                let uid = current_uid();
+                Env {
+                    local_user: local_user(uid),
+                    home: dirs::home_dir(),
+                    uid,
+                }
+            })
+            .clone()
     }
 }
 
