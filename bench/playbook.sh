@@ -132,6 +132,24 @@ sshd_quiet() {
   return 0
 }
 
+# cpu_settle: waits (at most 60 s) until the machine is at least 90% idle over one second, so a
+# run does not pay for the teardown of the one before it (Ansible's 50 ControlMasters and forks
+# exiting, the kernel reclaiming their memory); both tools get the same wait.
+cpu_settle() {
+  local i j a b idle total
+  for ((i = 0; i < 60; i++)); do
+    read -r -a a </proc/stat
+    sleep 1
+    read -r -a b </proc/stat
+    idle=$(((b[4] + b[5]) - (a[4] + a[5])))
+    total=0
+    for j in 1 2 3 4 5 6 7 8; do total=$((total + b[j] - a[j])); done
+    [ "$total" -gt 0 ] && [ $((idle * 100 / total)) -ge 90 ] && return 0
+  done
+  notes+=("a run started after 60 s without the machine settling to 90% idle")
+  return 0
+}
+
 tsv=$out/runs.tsv
 printf 'tool\tN\trep\trun\twall_s\tpeak_pss_mb\tcpu_s\ttarget_cpu_s\tchanged\tok\tfailed\tunreachable\texit\tload1\n' >"$tsv"
 
@@ -186,8 +204,9 @@ run_one() {
   local -a cmd
   tool_cmd "$tool" "$rundir" "$data" "$n"
   printf '%s\n' "${cmd[*]}" >"$out/$tag.cmd"
-  load1=$(cut -d' ' -f1 /proc/loadavg)
   sshd_quiet
+  cpu_settle
+  load1=$(cut -d' ' -f1 /proc/loadavg)
   local t0 t1 ctl
   t0=$(cpu_of "$FLEET_SSHD_PID")
   (cd "$rundir" && "$py" "$bench/measure.py" --out "$out/$tag.json" --match "$rundir/cp" -- "${cmd[@]}") \

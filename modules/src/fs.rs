@@ -344,12 +344,12 @@ exec cat -- "$p"
 "#;
 
 /// `$1` dest, `$2` how the content comes (`stdin` or `remote`), `$3` the
-/// remote source path, `$4`
-/// mode (empty: keep), `$5` owner, `$6` group, `$7` backup, `$8` follow,
-/// `$9` unsafe_writes, `$10` the expected size of stdin, `$11` a random
-/// suffix for the temp file's name; the rest: the `validate` argv, `%s`
-/// replaced by the temp file. Stdin may come as the variable `tutti_in`
-/// instead ([`Cmd::stdin_as_variable`]).
+/// remote source path, `$4` mode (empty: keep the replaced file's, or what
+/// the directory gives a new file), `$5` owner, `$6` group, `$7` backup,
+/// `$8` follow, `$9` unsafe_writes, `$10` the expected size of stdin,
+/// `$11` a random suffix for the temp file's name; the rest: the
+/// `validate` argv, `%s` replaced by the temp file. Stdin may come as the
+/// variable `tutti_in` instead ([`Cmd::stdin_as_variable`]).
 ///
 /// Every process started here costs the target about a millisecond and a
 /// half, and a first run is mostly writes: the temp file is made by the
