@@ -223,6 +223,17 @@ async fn writes_share_the_shell_and_hand_text_over_as_a_variable() {
     .unwrap();
     assert_eq!(fs::read(&f).unwrap(), binary);
     assert_eq!(mode(&f), 0o604);
+    // Text with a character tutti uses to stand for an undecodable byte
+    // arrives as itself too.
+    let odd = "plane 16: \u{10FF41}\n".as_bytes().to_vec();
+    host.write_atomic(
+        &f.to_string_lossy(),
+        Content::Bytes(odd.clone()),
+        &WriteOpts::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fs::read(&f).unwrap(), odd);
     assert!(tutti::connection::shell_probes() >= before + 2);
     let names: Vec<_> = fs::read_dir(&dir)
         .unwrap()

@@ -104,7 +104,10 @@ impl ProbeShell {
         let q = quote(script);
         let text = stdin
             .filter(|d| stdin_as_variable && d.len() <= VARIABLE_STDIN_MAX && !d.contains(&0))
-            .and_then(|d| std::str::from_utf8(d).ok());
+            .and_then(|d| std::str::from_utf8(d).ok())
+            // The line is sent through `text::encode`, which would turn the
+            // characters standing for escaped bytes back into bytes.
+            .filter(|t| tutti_modules::text::encode(t) == t.as_bytes());
         if let Some(text) = text {
             let line = format!("( tutti_in={}; eval {q} ) </dev/null", quote(text));
             return self.send(&line, None, deadline).await;
