@@ -242,3 +242,49 @@ async fn writes_share_the_shell_and_hand_text_over_as_a_variable() {
     assert_eq!(names, ["text.conf"]);
     host.close().await;
 }
+
+/// A full disk during a write through the shared shell (text handed over
+/// as `tutti_in`) fails with the system's reason and leaves the old file
+/// and no temp file.
+#[tokio::test]
+async fn a_full_disk_fails_a_shared_shell_write_cleanly() {
+    use std::process::{Command, Stdio};
+    use tutti_modules::fs::{Content, WriteOpts};
+    let fleet = common::Fleet::start(1);
+    let dir = fleet.dir.path().join("full");
+    fs::create_dir(&dir).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("cannot mount a tmpfs here: ENOSPC not exercised");
+        return;
+    }
+    let dest = dir.join("f");
+    fs::write(&dest, "old").unwrap();
+    let host = SshHost::new(fleet_target(&fleet, Duration::from_secs(20)));
+    let before = tutti::connection::shell_probes();
+    let e = host
+        .write_atomic(
+            &dest.to_string_lossy(),
+            Content::Bytes(vec![b'x'; 200 * 1024]),
+            &WriteOpts::default(),
+        )
+        .await
+        .unwrap_err();
+    let shared = tutti::connection::shell_probes() > before;
+    let names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let content = fs::read(&dest).unwrap();
+    host.close().await;
+    let _ = Command::new("umount").arg(&dir).status();
+    assert!(shared, "the write went through the shared shell");
+    assert!(e.to_string().contains("No space left on device"), "{e}");
+    assert_eq!(content, b"old");
+    assert_eq!(names, ["f"]);
+}

@@ -103,9 +103,10 @@ if [ -z "$t" ]; then
 fi
 [ "$how" = stdin ] && [ -n "${tutti_in+set}" ] && how=variable
 case $how in
-  # The builtin writes; only a failure pays for a subshell, to say why.
+  # The builtin writes; only a failure pays for `cat`, which says why
+  # ("No space left on device") where dash's printf says "I/O error".
   variable) { printf '%s' "$tutti_in" > "$t"; } 2>/dev/null ||
-    { e=$( { printf '%s' "$tutti_in" > "$t"; } 2>&1); fail 14 "failed to copy to $d: ${e:-write error}"; };;
+    { e=$(printf '%s' "$tutti_in" 2>/dev/null | cat 2>&1 > "$t"); fail 14 "failed to copy to $d: ${e:-write error}"; };;
   remote) e=$(cat -- "$src" 2>&1 > "$t") || fail 14 "failed to copy to $d: $e";;
   stdin)
     e=$(cat 2>&1 > "$t") || fail 14 "failed to copy to $d: $e"
@@ -240,7 +241,8 @@ if [ -d "$d" ] && ! [ -L "$d" ]; then
 fi
 [ -L "$d" ] && [ -d "$d" ] && { rm -f -- "$d" || fail 12 "cannot replace $d"; }
 t="$dir/.tutti.$$.link"
-rm -f -- "$t"
+# Left by a run that was cut short (the name repeats within a shell).
+if [ -e "$t" ] || [ -L "$t" ]; then rm -f -- "$t"; fi
 e=$(ln $s -- "$src" "$t" 2>&1) || fail 13 "Error while linking: $e"
 e=$(mv -f -- "$t" "$d" 2>&1) || fail 14 "Error while replacing: $e"
 t=
