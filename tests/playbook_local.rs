@@ -2787,3 +2787,49 @@ fn a_missing_handler_stops_its_play_not_the_ones_before() {
     let r = p.playbook("inv.ini", "site.yml", &["--syntax-check"]);
     assert_eq!(r.code, Some(4), "{}", r.both());
 }
+
+/// A dynamic include takes only the keywords that act on the include
+/// itself: `become`, `environment`, `delegate_to`... are load errors, as in
+/// ansible-core, and its own `ignore_errors` and `no_log` stay off its
+/// tasks (a block's, or `apply:`, reach them).
+#[test]
+fn dynamic_includes_keep_their_keywords_to_themselves() {
+    for (action, kind) in [
+        ("include_tasks: inner.yml", "TaskInclude"),
+        ("include_role: {name: r}", "IncludeRole"),
+    ] {
+        for kw in ["become: true", "environment: {A: b}", "delegate_to: beta"] {
+            let p = project(&format!(
+                "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - {action}\n      {kw}\n"
+            ));
+            p.write("inner.yml", "- debug: {msg: in}\n")
+                .write("roles/r/tasks/main.yml", "- debug: {msg: in}\n");
+            let r = p.playbook("inv.ini", "site.yml", &[]);
+            assert_eq!(r.code, Some(4), "{}", r.both());
+            let key = kw.split(':').next().unwrap();
+            let want = format!("'{key}' is not a valid attribute for a {kind}");
+            assert!(r.stderr.contains(&want), "{}", r.both());
+            assert!(r.stderr.contains("site.yml:4:7"), "{}", r.both());
+        }
+    }
+
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - include_tasks: inner.yml\n      ignore_errors: true\n      no_log: true\n      vars: {word: shown}\n    - debug: {msg: not reached}\n",
+    );
+    p.write(
+        "inner.yml",
+        "- debug: {msg: \"{{ word }}\"}\n- fail: {msg: boom}\n- debug: {msg: after}\n",
+    );
+    let (r, events) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(2), "{}", r.both());
+    assert_eq!(msgs(&events, "alpha"), ["shown", "boom"]);
+
+    let p = project(
+        "- hosts: alpha\n  gather_facts: false\n  tasks:\n    - block:\n        - include_tasks: inner.yml\n      ignore_errors: true\n    - include_tasks:\n        file: inner.yml\n        apply: {ignore_errors: true}\n    - debug: {msg: end}\n",
+    );
+    p.write("inner.yml", "- fail: {msg: boom}\n");
+    let (r, events) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(msgs(&events, "alpha"), ["boom", "boom", "end"]);
+    assert_eq!(recap(&events, "alpha")["ignored"], 2);
+}

@@ -127,6 +127,29 @@ pub const TASK: &[&str] = &[
     "when",
 ];
 
+/// The keywords a dynamic include (`include_tasks`, `include_role`) takes:
+/// they act on the include itself, so ansible-core refuses the others
+/// (`become`, `environment`, `delegate_to`...) at load time; `apply` hands
+/// keywords to the included tasks. Loops (`with_*`) and a handler's
+/// `listen` are allowed too.
+pub const DYNAMIC_INCLUDE: &[&str] = &[
+    "action",
+    "args",
+    "collections",
+    "debugger",
+    "ignore_errors",
+    "loop",
+    "loop_control",
+    "name",
+    "no_log",
+    "register",
+    "run_once",
+    "tags",
+    "timeout",
+    "vars",
+    "when",
+];
+
 /// Actions that run on the controller (Ansible's action plugins), beside
 /// the modules in `tutti-modules`.
 pub const CONTROLLER_ACTIONS: &[&str] = &[

@@ -864,6 +864,9 @@ fn parse_steps_depth(
             }
         }
         let task = parse_task(file, item, parent, role)?;
+        if matches!(task.action.as_str(), "include_tasks" | "include_role") {
+            check_include_keywords(file, item, &task)?;
+        }
         if matches!(task.action.as_str(), "include_role" | "import_role") {
             check_role_from_args(file, item, &task.args)?;
         }
@@ -1022,6 +1025,26 @@ fn static_vars(task: &Task) -> Vec<&Map<String, Value>> {
         .map(|m| m.as_ref())
         .chain(std::iter::once(&*task.vars))
         .collect()
+}
+
+/// A dynamic include takes only the keywords that act on the include
+/// itself ([`keywords::DYNAMIC_INCLUDE`]); ansible-core names the first
+/// other one.
+fn check_include_keywords(file: &File, at: &Node, task: &Task) -> Result<(), Diagnostic> {
+    let kind = if task.action == "include_role" {
+        "IncludeRole"
+    } else {
+        "TaskInclude"
+    };
+    for (k, _) in at.as_map().unwrap_or(&[]) {
+        let key = k.key_string();
+        if keywords::TASK.contains(&key.as_str())
+            && !keywords::DYNAMIC_INCLUDE.contains(&key.as_str())
+        {
+            return Err(file.err(at, format!("'{key}' is not a valid attribute for a {kind}")));
+        }
+    }
+    Ok(())
 }
 
 /// Static imports take only their own options (`apply` belongs to the
@@ -1234,6 +1257,13 @@ fn parse_task(
     if delegate_local {
         kw.delegate_to = Some(Value::String("localhost".into()));
     }
+    kw.outer = matches!(short.as_str(), "include_tasks" | "include_role").then(|| {
+        Arc::new(OuterKeywords {
+            ignore_errors: parent.ignore_errors.clone(),
+            no_log: parent.no_log.clone(),
+            timeout: parent.timeout.clone(),
+        })
+    });
     let loop_control = parse_loop_control(file, n.get("loop_control"))?;
     let mut notify = parent.notify.clone();
     notify.extend(strings(file, n.get("notify"), "notify")?);

@@ -73,6 +73,26 @@ pub struct Play {
     pub missing_handler: Option<crate::diagnostic::Diagnostic>,
 }
 
+/// What the tasks of a dynamic include inherit in place of the include's
+/// own `ignore_errors`, `no_log` and `timeout`: ansible-core applies those
+/// to the include itself (and `apply:` hands keywords on).
+#[derive(Debug, Clone, Default)]
+pub struct OuterKeywords {
+    pub ignore_errors: Option<Value>,
+    pub no_log: Option<Value>,
+    pub timeout: Option<Value>,
+}
+
+impl OuterKeywords {
+    /// Puts the enclosing level's values back into an include's copy.
+    pub fn restore(&self, kw: &mut Keywords) {
+        kw.ignore_errors = self.ignore_errors.clone();
+        kw.no_log = self.no_log.clone();
+        kw.timeout = self.timeout.clone();
+        kw.outer = None;
+    }
+}
+
 /// Keywords inherited from play to block to task. A task's copy already
 /// holds what it inherited: scalars from the nearest level that set them,
 /// conditions and tags accumulated.
@@ -106,6 +126,9 @@ pub struct Keywords {
     pub inherited_tags: usize,
     /// Every level's `when`, outermost first; all must hold.
     pub when: Vec<Cond>,
+    /// On a dynamic include: the enclosing level's values of the keywords
+    /// that act on the include alone, for its tasks to inherit instead.
+    pub outer: Option<Arc<OuterKeywords>>,
     /// Block `vars`, outermost first (precedence level "block vars").
     pub block_vars: Vec<Arc<Map<String, Value>>>,
     /// Parameters of the `include_*`/`import_*` that brought a task in.

@@ -1025,6 +1025,10 @@ pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
         }
     };
     let mut kw = t.kw.clone();
+    // Its own `ignore_errors`, `no_log` and `timeout` act on the include.
+    if let Some(outer) = &t.kw.outer {
+        outer.restore(&mut kw);
+    }
     // The include's own tags select the include, not its tasks.
     kw.tags.truncate(t.kw.inherited_tags);
     // `run_once` decided which host processes the include; the included
@@ -1300,6 +1304,10 @@ pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
         }
     };
     let mut kw = t.kw.clone();
+    // Its own `ignore_errors`, `no_log` and `timeout` act on the include.
+    if let Some(outer) = &t.kw.outer {
+        outer.restore(&mut kw);
+    }
     // The include's own `when` was evaluated here and its own tags selected
     // it; `apply:` keywords go to the role's tasks.
     kw.when.clear();
