@@ -2832,4 +2832,36 @@ fn dynamic_includes_keep_their_keywords_to_themselves() {
     assert_eq!(r.code, Some(0), "{}", r.both());
     assert_eq!(msgs(&events, "alpha"), ["boom", "boom", "end"]);
     assert_eq!(recap(&events, "alpha")["ignored"], 2);
+
+    // An enclosing block's `when` holds each included task back again; the
+    // include's own `when` was for the include alone.
+    let p = project(
+        "- hosts: alpha
+  gather_facts: false
+  vars: {flag: true, go: true}
+  tasks:
+    - block:
+        - include_tasks: inner.yml
+          when: go
+        - include_role: {name: r}
+      when: flag
+    - debug: {msg: end}
+",
+    );
+    p.write(
+        "inner.yml",
+        "- set_fact: {go: false}
+- debug: {msg: still go}
+- set_fact: {flag: false}
+- debug: {msg: after flip}
+",
+    )
+    .write(
+        "roles/r/tasks/main.yml",
+        "- debug: {msg: role ran}
+",
+    );
+    let (r, events) = p.playbook_json("inv.ini", "site.yml", &[]);
+    assert_eq!(r.code, Some(0), "{}", r.both());
+    assert_eq!(msgs(&events, "alpha"), ["still go", "end"]);
 }

@@ -1262,6 +1262,7 @@ fn parse_task(
             ignore_errors: parent.ignore_errors.clone(),
             no_log: parent.no_log.clone(),
             timeout: parent.timeout.clone(),
+            inherited_when: parent.when.len(),
         })
     });
     let loop_control = parse_loop_control(file, n.get("loop_control"))?;

@@ -74,21 +74,26 @@ pub struct Play {
 }
 
 /// What the tasks of a dynamic include inherit in place of the include's
-/// own `ignore_errors`, `no_log` and `timeout`: ansible-core applies those
-/// to the include itself (and `apply:` hands keywords on).
+/// own `ignore_errors`, `no_log`, `timeout` and `when`: ansible-core
+/// applies those to the include itself (and `apply:` hands keywords on).
 #[derive(Debug, Clone, Default)]
 pub struct OuterKeywords {
     pub ignore_errors: Option<Value>,
     pub no_log: Option<Value>,
     pub timeout: Option<Value>,
+    /// How many of the include's `when` conditions it inherited: those
+    /// (an enclosing block's) still hold its tasks back, its own do not.
+    pub inherited_when: usize,
 }
 
 impl OuterKeywords {
-    /// Puts the enclosing level's values back into an include's copy.
+    /// Puts the enclosing level's values back into an include's copy, and
+    /// drops the include's own `when` (evaluated for the include itself).
     pub fn restore(&self, kw: &mut Keywords) {
         kw.ignore_errors = self.ignore_errors.clone();
         kw.no_log = self.no_log.clone();
         kw.timeout = self.timeout.clone();
+        kw.when.truncate(self.inherited_when);
         kw.outer = None;
     }
 }

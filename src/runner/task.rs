@@ -1038,8 +1038,11 @@ pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
         kw.include_params.push(t.vars.clone());
     }
     // The include's own `when` was evaluated here; its tasks don't re-check
-    // it. `apply:` keywords (a `when` among them) go to the included tasks.
-    kw.when.clear();
+    // it (an enclosing block's they do, as `restore` keeps it). `apply:`
+    // keywords (a `when` among them) go to the included tasks.
+    if t.kw.outer.is_none() {
+        kw.when.clear();
+    }
     if let Some(Value::Object(apply)) = t.args.get("apply") {
         crate::roles::apply_keywords(&mut kw, apply);
     }
@@ -1308,9 +1311,12 @@ pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
     if let Some(outer) = &t.kw.outer {
         outer.restore(&mut kw);
     }
-    // The include's own `when` was evaluated here and its own tags selected
-    // it; `apply:` keywords go to the role's tasks.
-    kw.when.clear();
+    // The include's own `when` was evaluated here (an enclosing block's
+    // stays, see `restore`) and its own tags selected it; `apply:` keywords
+    // go to the role's tasks.
+    if t.kw.outer.is_none() {
+        kw.when.clear();
+    }
     kw.tags.truncate(t.kw.inherited_tags);
     // `run_once` decided which host processes the include; the included
     // tasks run there without it (unless `apply:` gives it to them).
