@@ -35,6 +35,25 @@ pub trait Process: Send {
     async fn kill(&mut self);
 }
 
+/// The command's next event, waiting at most `wait` (`None`: no limit).
+/// `Ok(None)` means the time ran out; the command has then been killed,
+/// and the caller says what timed out.
+pub async fn next_event_within<P: Process + ?Sized>(
+    p: &mut P,
+    wait: Option<Duration>,
+) -> Result<Option<Event>, HostError> {
+    let Some(wait) = wait else {
+        return p.next_event().await.map(Some);
+    };
+    match tokio::time::timeout(wait, p.next_event()).await {
+        Ok(e) => e.map(Some),
+        Err(_) => {
+            p.kill().await;
+            Ok(None)
+        }
+    }
+}
+
 /// Escalation state for one command.
 pub struct BecomeRun<'a> {
     pub watcher: Watcher,
@@ -108,27 +127,18 @@ pub async fn drive(
             (Some(b), _) if !b.watcher.is_done() => Some(b.timeout),
             (_, d) => d,
         };
-        let event = match limit {
-            Some(limit) => {
-                let left = limit.saturating_sub(started.elapsed());
-                match tokio::time::timeout(left, p.next_event()).await {
-                    Ok(e) => e?,
-                    Err(_) => {
-                        p.kill().await;
-                        if let Some(b) = &become_run
-                            && !b.watcher.is_done()
-                        {
-                            return Err(HostError::Become(format!(
-                                "Timeout ({}s) waiting for privilege escalation prompt: {}",
-                                b.timeout.as_secs(),
-                                b.watcher.seen().trim()
-                            )));
-                        }
-                        return Err(HostError::Timeout(limit));
-                    }
-                }
+        let left = limit.map(|l| l.saturating_sub(started.elapsed()));
+        let Some(event) = next_event_within(p, left).await? else {
+            if let Some(b) = &become_run
+                && !b.watcher.is_done()
+            {
+                return Err(HostError::Become(format!(
+                    "Timeout ({}s) waiting for privilege escalation prompt: {}",
+                    b.timeout.as_secs(),
+                    b.watcher.seen().trim()
+                )));
             }
-            None => p.next_event().await?,
+            return Err(HostError::Timeout(limit.unwrap_or_default()));
         };
         let (o, e): (&[u8], &[u8]) = match &event {
             Event::Stdout(d) => (d, &[]),

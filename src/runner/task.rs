@@ -927,6 +927,24 @@ pub async fn gather_facts(hc: &HostCtx, key: super::scheduler::Key) -> Flow {
         .flow
 }
 
+/// The keywords the tasks of dynamic include `t` inherit: what encloses
+/// the include, not the include's own (its `when` and tags chose the
+/// include; `run_once` chose the host; `ignore_errors`, `no_log` and
+/// `timeout` act on the include alone), then its `apply:` keywords.
+fn included_keywords(t: &Task, apply: Option<&Value>) -> crate::playbook::model::Keywords {
+    let mut kw = t.kw.clone();
+    match &t.kw.outer {
+        Some(outer) => outer.restore(&mut kw),
+        None => kw.when.clear(),
+    }
+    kw.tags.truncate(t.kw.inherited_tags);
+    kw.run_once = None;
+    if let Some(Value::Object(apply)) = apply {
+        crate::roles::apply_keywords(&mut kw, apply);
+    }
+    kw
+}
+
 /// What `include_tasks` found for this host.
 pub enum Include {
     Skipped,
@@ -1024,27 +1042,9 @@ pub async fn load_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
                 .unwrap_or_else(|| hc.pc.play.dir.join(p))
         }
     };
-    let mut kw = t.kw.clone();
-    // Its own `ignore_errors`, `no_log` and `timeout` act on the include.
-    if let Some(outer) = &t.kw.outer {
-        outer.restore(&mut kw);
-    }
-    // The include's own tags select the include, not its tasks.
-    kw.tags.truncate(t.kw.inherited_tags);
-    // `run_once` decided which host processes the include; the included
-    // tasks run there without it (unless `apply:` gives it to them).
-    kw.run_once = None;
+    let mut kw = included_keywords(t, t.args.get("apply"));
     if !t.vars.is_empty() {
         kw.include_params.push(t.vars.clone());
-    }
-    // The include's own `when` was evaluated here; its tasks don't re-check
-    // it (an enclosing block's they do, as `restore` keeps it). `apply:`
-    // keywords (a `when` among them) go to the included tasks.
-    if t.kw.outer.is_none() {
-        kw.when.clear();
-    }
-    if let Some(Value::Object(apply)) = t.args.get("apply") {
-        crate::roles::apply_keywords(&mut kw, apply);
     }
     match crate::playbook::load::load_task_file(&path, &kw, t.role.as_deref()) {
         Ok((steps, warnings)) => {
@@ -1306,24 +1306,7 @@ pub async fn load_role_include(hc: &HostCtx, t: &Arc<Task>) -> Include {
             return Include::Failed(f.flow);
         }
     };
-    let mut kw = t.kw.clone();
-    // Its own `ignore_errors`, `no_log` and `timeout` act on the include.
-    if let Some(outer) = &t.kw.outer {
-        outer.restore(&mut kw);
-    }
-    // The include's own `when` was evaluated here (an enclosing block's
-    // stays, see `restore`) and its own tags selected it; `apply:` keywords
-    // go to the role's tasks.
-    if t.kw.outer.is_none() {
-        kw.when.clear();
-    }
-    kw.tags.truncate(t.kw.inherited_tags);
-    // `run_once` decided which host processes the include; the included
-    // tasks run there without it (unless `apply:` gives it to them).
-    kw.run_once = None;
-    if let Some(Value::Object(apply)) = args.get("apply") {
-        crate::roles::apply_keywords(&mut kw, apply);
-    }
+    let mut kw = included_keywords(t, args.get("apply"));
     if !t.vars.is_empty() {
         kw.role_params.push(t.vars.clone());
     }

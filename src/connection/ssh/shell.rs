@@ -19,7 +19,7 @@ use tutti_modules::{HostError, Output, quote};
 
 use super::SshProcess;
 use crate::connection::r#become::{self, Become, Step, Watcher};
-use crate::connection::exec::{Event, Process};
+use crate::connection::exec::{Event, Process, next_event_within};
 
 /// The most stdin handed over as a variable: the shell parses the whole
 /// line before it runs any of it.
@@ -157,18 +157,9 @@ impl ProbeShell {
                     stderr: err.to_vec(),
                 });
             }
-            let event = match deadline {
-                Some(limit) => {
-                    let left = limit.saturating_sub(started.elapsed());
-                    match tokio::time::timeout(left, self.proc.next_event()).await {
-                        Ok(e) => e?,
-                        Err(_) => {
-                            self.proc.kill().await;
-                            return Err(HostError::Timeout(limit));
-                        }
-                    }
-                }
-                None => self.proc.next_event().await?,
+            let left = deadline.map(|l| l.saturating_sub(started.elapsed()));
+            let Some(event) = next_event_within(&mut self.proc, left).await? else {
+                return Err(HostError::Timeout(deadline.unwrap_or_default()));
             };
             match event {
                 Event::Stdout(d) => stdout.extend_from_slice(&d),
@@ -197,16 +188,12 @@ async fn escalate(
     let started = Instant::now();
     loop {
         let left = limit.saturating_sub(started.elapsed());
-        let event = match tokio::time::timeout(left, proc.next_event()).await {
-            Ok(e) => e?,
-            Err(_) => {
-                proc.kill().await;
-                return Err(HostError::Become(format!(
-                    "Timeout ({}s) waiting for privilege escalation prompt: {}",
-                    limit.as_secs(),
-                    watcher.seen().trim()
-                )));
-            }
+        let Some(event) = next_event_within(proc, Some(left)).await? else {
+            return Err(HostError::Become(format!(
+                "Timeout ({}s) waiting for privilege escalation prompt: {}",
+                limit.as_secs(),
+                watcher.seen().trim()
+            )));
         };
         let (o, e): (&[u8], &[u8]) = match &event {
             Event::Stdout(d) => (d, &[]),

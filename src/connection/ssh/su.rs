@@ -19,7 +19,7 @@ use tutti_modules::{HostError, Output, quote};
 
 use super::SshProcess;
 use crate::connection::r#become::{self, Become};
-use crate::connection::exec::{Event, Input, Process};
+use crate::connection::exec::{Event, Input, Process, next_event_within};
 
 pub(super) struct SuShell {
     proc: SshProcess,
@@ -106,17 +106,16 @@ impl SuShell {
                 self.buf.clear();
             }
             let left = limit.saturating_sub(started.elapsed());
-            match tokio::time::timeout(left, self.proc.next_event()).await {
-                Err(_) => {
-                    self.proc.kill().await;
+            match next_event_within(&mut self.proc, Some(left)).await? {
+                None => {
                     return Err(HostError::Become(format!(
                         "Timeout ({}s) waiting for privilege escalation prompt: {}",
                         limit.as_secs(),
                         text.trim()
                     )));
                 }
-                Ok(Ok(Event::Stdout(d) | Event::Stderr(d))) => self.buf.extend_from_slice(&d),
-                Ok(Ok(Event::Exit(_) | Event::Closed)) => {
+                Some(Event::Stdout(d) | Event::Stderr(d)) => self.buf.extend_from_slice(&d),
+                Some(Event::Exit(_) | Event::Closed) => {
                     let msg = if sent {
                         "Incorrect su password".to_string()
                     } else {
@@ -124,7 +123,6 @@ impl SuShell {
                     };
                     return Err(HostError::Become(msg));
                 }
-                Ok(Err(e)) => return Err(e),
             }
         }
     }
@@ -228,15 +226,8 @@ impl SuShell {
     }
 
     async fn more(&mut self, limit: Option<Duration>) -> Result<(), HostError> {
-        let event = match limit {
-            Some(l) => match tokio::time::timeout(l, self.proc.next_event()).await {
-                Ok(e) => e?,
-                Err(_) => {
-                    self.proc.kill().await;
-                    return Err(HostError::Timeout(l));
-                }
-            },
-            None => self.proc.next_event().await?,
+        let Some(event) = next_event_within(&mut self.proc, limit).await? else {
+            return Err(HostError::Timeout(limit.unwrap_or_default()));
         };
         match event {
             Event::Stdout(d) | Event::Stderr(d) => {
